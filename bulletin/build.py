@@ -1,0 +1,125 @@
+"""build(): the one entry point that the CLI, the preview server and the publisher call.
+
+Load and validate everything first; then render every page; then write into a
+staging folder that replaces the output only when all of it succeeded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bulletin.errors import Problem, Report, Severity
+from bulletin.load import load_bulletin
+from bulletin.model import Bulletin, Issue
+from bulletin.render.pdf import PdfResult, render_pdf
+from bulletin.render.site import render_pages
+from bulletin.render.templates import make_environment
+from bulletin.render.theme import Theme, load_theme
+from bulletin.schedule import Visibility, visible_bulletin
+from bulletin.write.staging import Staging
+
+ProgressHook = Callable[[Issue, int, int], None]  # (issue, done, total) as PDFs finish
+
+_SOURCE_SUFFIXES = {".md", ".yaml", ".yml"}
+
+
+@dataclass
+class BuildResult:
+    output: Path | None
+    bulletin: Bulletin
+    pages: list[str] = field(default_factory=list)
+    pdfs: list[PdfResult] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def pdf_pages(self) -> int:
+        return sum(p.pages for p in self.pdfs)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    bulletin: Bulletin  # only what is visible under the build's Visibility
+    theme: Theme
+    warnings: list[Problem]
+    visibility: Visibility  # with `now` made time-zone aware
+
+
+def load(root: Path, visibility: Visibility) -> Loaded:
+    """Everything a build needs, validated; raises BulletinError with all problems."""
+    report = Report()
+    bulletin = load_bulletin(root, report)
+    theme = load_theme(bulletin.config, report) if bulletin else None
+    report.raise_if_errors(root)
+    assert bulletin is not None and theme is not None
+    visibility = visibility.in_zone(bulletin.config.timezone)
+    return Loaded(visible_bulletin(bulletin, visibility), theme, report.warnings, visibility)
+
+
+def check(root: Path, visibility: Visibility) -> BuildResult:
+    """Validate everything and render every page in memory; write nothing."""
+    started = time.perf_counter()
+    loaded = load(root, visibility)
+    env = make_environment(loaded.theme)
+    pages = [path for path, _ in render_pages(loaded.bulletin, env, now=loaded.visibility.now)]
+    return BuildResult(
+        None,
+        loaded.bulletin,
+        pages,
+        warnings=loaded.warnings,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def build(
+    root: Path,
+    output: Path,
+    visibility: Visibility,
+    *,
+    pdf: bool = True,
+    progress: ProgressHook | None = None,
+) -> BuildResult:
+    started = time.perf_counter()
+    loaded = load(root, visibility)
+    bulletin, theme = loaded.bulletin, loaded.theme
+    env = make_environment(theme)
+    result = BuildResult(output, bulletin, warnings=list(loaded.warnings))
+    with Staging(output) as staging:
+        for path, text in render_pages(bulletin, env, now=loaded.visibility.now):
+            staging.write_text(path, text)
+            result.pages.append(path)
+        for name, source in theme.static_files().items():
+            staging.copy(f"assets/{name}", source)
+        for issue in bulletin.issues:
+            _copy_issue_files(issue, staging)
+        if pdf:
+            for done, issue in enumerate(bulletin.issues, 1):
+                target = staging.path_for(issue.pdf_url)
+                pdf_result = render_pdf(issue, bulletin, env, theme, target)
+                result.pdfs.append(pdf_result)
+                result.warnings.extend(
+                    Problem(f"PDF {issue.id}: {m}", issue.path, severity=Severity.WARNING)
+                    for m in pdf_result.warnings
+                )
+                if progress:
+                    progress(issue, done, len(bulletin.issues))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _copy_issue_files(issue: Issue, staging: Staging) -> None:
+    """Images and other files an issue's articles link to, beside its pages."""
+    for source in sorted(issue.path.rglob("*")):
+        if source.is_file() and _is_asset(source):
+            relative = source.relative_to(issue.path).as_posix()
+            staging.copy(f"issues/{issue.id}/{relative}", source)
+
+
+def _is_asset(path: Path) -> bool:
+    """Not a source file, and not an editor's temp, swap or backup file."""
+    name = path.name
+    junk = name.startswith((".", "~", "#")) or name.endswith(("~", ".swp", ".tmp"))
+    return path.suffix not in _SOURCE_SUFFIXES and not junk

@@ -1,0 +1,175 @@
+"""The command line: a click group, one function per command, no build logic here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bulletin import __version__, scaffold
+from bulletin import build as building
+from bulletin.errors import Problem, Report
+from bulletin.load.config import load_config
+from bulletin.schedule import Visibility
+
+console = Console(stderr=True, highlight=False)
+
+
+class Now(click.ParamType):
+    """--now 2024-02-01T09:00; without an offset it is read in the bulletin's time zone."""
+
+    name = "datetime"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date and time like 2024-02-01T09:00", param, ctx)
+
+
+def project_root(ctx: click.Context) -> Path:
+    return ctx.find_root().params["project"]
+
+
+def now_option(function):
+    return click.option(
+        "--now",
+        type=Now(),
+        default=None,
+        help="Pretend it is this moment (2024-02-01T09:00); default: the real clock.",
+    )(function)
+
+
+def visibility_options(function):
+    function = now_option(function)
+    function = click.option("--drafts", is_flag=True, help="Include draft issues.")(function)
+    return click.option(
+        "--future", is_flag=True, help="Include issues whose publish time has not come."
+    )(function)
+
+
+def _visibility(now, drafts, future) -> Visibility:
+    return Visibility(now or datetime.now(UTC), drafts=drafts, future=future)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-C",
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="The bulletin's folder (where bulletin.yaml is). Default: the current folder.",
+)
+@click.version_option(__version__, prog_name="bulletin")
+def main(project: Path) -> None:
+    """Build a periodic information bulletin: a static website and a print PDF per issue."""
+
+
+@main.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the site. Default: site/ in the bulletin's folder.",
+)
+@click.option("--no-pdf", is_flag=True, help="Skip the issue PDFs (faster).")
+@visibility_options
+@click.pass_context
+def build(ctx, output, no_pdf, now, drafts, future) -> None:
+    """Build the website and the PDF of every issue."""
+    root = project_root(ctx)
+    output = output or root / "site"
+    with Progress(
+        TextColumn("rendering PDFs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=None)
+
+        def on_pdf(issue, done, total):
+            progress.update(task, completed=done, total=total, description=issue.id)
+
+        result = building.build(
+            root, output, _visibility(now, drafts, future), pdf=not no_pdf, progress=on_pdf
+        )
+    _print_warnings(result.warnings, root)
+    _print_summary(result, root)
+
+
+@main.command()
+@visibility_options
+@click.pass_context
+def check(ctx, now, drafts, future) -> None:
+    """Validate everything and render every page in memory; write nothing."""
+    root = project_root(ctx)
+    result = building.check(root, _visibility(now, drafts, future))
+    _print_warnings(result.warnings, root)
+    issues = result.bulletin.issues
+    console.print(
+        f"[green]ok[/]: {len(issues)} issues, {len(result.bulletin.articles)} articles, "
+        f"{len(result.pages)} pages render; {len(result.warnings)} warning(s)"
+    )
+
+
+@main.group()
+def new() -> None:
+    """Create a new issue or article from a valid template."""
+
+
+@new.command("issue")
+@click.option("--year", type=int, help="Default: this year.")
+@click.option("--number", type=int, help="Default: the next number in the year.")
+@now_option
+@click.pass_context
+def new_issue(ctx, year, number, now) -> None:
+    """Create issues/<year>-<number>/issue.yaml (a draft)."""
+    config = _config(ctx)
+    moment = (now or datetime.now(UTC)).astimezone(config.timezone)
+    folder = scaffold.new_issue(config, moment, year, number)
+    click.echo(f"created {folder / 'issue.yaml'}")
+
+
+@new.command("article")
+@click.argument("issue")
+@click.argument("title")
+@click.option("--slug", help="The file name and URL name; default: from the title, or 'article'.")
+@click.pass_context
+def new_article(ctx, issue, title, slug) -> None:
+    """Create an article in ISSUE (e.g. 2024-03) titled TITLE, and list it in the issue."""
+    path = scaffold.new_article(_config(ctx), issue, title, slug)
+    click.echo(f"created {path}")
+
+
+def _config(ctx):
+    report = Report()
+    config = load_config(project_root(ctx), report)
+    report.raise_if_errors()
+    return config
+
+
+def _print_warnings(warnings: list[Problem], root: Path) -> None:
+    for problem in warnings:
+        console.print(problem.format(root), style="yellow", markup=False)
+
+
+def _print_summary(result: building.BuildResult, root: Path) -> None:
+    bulletin = result.bulletin
+    table = Table(title=f"{bulletin.config.title} → {result.output}", show_header=False)
+    table.add_row("issues", str(len(bulletin.issues)))
+    table.add_row("articles", str(len(bulletin.articles)))
+    table.add_row("pages", str(len(result.pages)))
+    table.add_row("PDFs", f"{len(result.pdfs)} ({result.pdf_pages} pages)")
+    table.add_row("time", f"{result.seconds:.2f} s")
+    table.add_row("warnings", str(len(result.warnings)))
+    console.print(table)

@@ -1,0 +1,52 @@
+"""Load a whole bulletin: config, every issue, every article; all problems at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bulletin.errors import Report
+from bulletin.load.config import load_config
+from bulletin.load.issues import ISSUE_FILE, load_issue
+from bulletin.model import Bulletin, Issue
+
+
+def load_bulletin(root: Path, report: Report) -> Bulletin | None:
+    """Read and validate everything; the caller decides what the problems mean."""
+    config = load_config(root, report)
+    if config is None:
+        return None
+    issues = []
+    for folder in _issue_folders(config.issues_dir, report):
+        issue = load_issue(folder, config, report)
+        if issue is not None:
+            issues.append(issue)
+    _check_numbering(issues, report)
+    issues.sort(key=lambda i: i.sort_key, reverse=True)
+    return Bulletin(config=config, issues=tuple(issues))
+
+
+def _issue_folders(issues_dir: Path, report: Report) -> list[Path]:
+    if not issues_dir.is_dir():
+        report.warn(
+            f"no issues folder at {issues_dir}", hint="create one with `bulletin new issue`"
+        )
+        return []
+    folders = []
+    for folder in sorted(p for p in issues_dir.iterdir() if p.is_dir()):
+        if (folder / ISSUE_FILE).is_file():
+            folders.append(folder)
+        elif not folder.name.startswith((".", "_")):
+            report.warn(f"folder {folder.name} has no {ISSUE_FILE} and is skipped", folder)
+    return folders
+
+
+def _check_numbering(issues: list[Issue], report: Report) -> None:
+    seen: dict[tuple[int, int], Issue] = {}
+    for issue in issues:
+        other = seen.setdefault(issue.sort_key, issue)
+        if other is not issue:
+            report.error(
+                f"two issues are {issue.label}: {other.id} and {issue.id}",
+                issue.path / ISSUE_FILE,
+                hint="change `year:` or `number:` in one of them",
+            )

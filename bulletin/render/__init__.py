@@ -1,0 +1,1 @@
+"""Stage 3: turn the model into pages (HTML, XML) and issue PDFs through the theme."""

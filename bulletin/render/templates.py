@@ -1,0 +1,85 @@
+"""The Jinja environment over a theme, and template errors reported as template:line."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+
+from bulletin.errors import BulletinError, Problem
+from bulletin.render.theme import Theme
+
+
+def make_environment(theme: Theme) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in theme.template_dirs]),
+        autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["zh_date"] = zh_date
+    env.filters["iso"] = lambda value: value.isoformat()
+    env.globals["url"] = url
+    env.globals["theme"] = theme.settings
+    return env
+
+
+@jinja2.pass_context
+def url(context: jinja2.runtime.Context, target: str) -> str:
+    """A link relative to the page being rendered, so the site works from any folder
+    and from file://; `target` is a path from the site's root."""
+    return context["root"] + quote(target, safe="/#")
+
+
+def zh_date(value: date | datetime, with_time: bool = False) -> str:
+    text = f"{value.year} 年 {value.month} 月 {value.day} 日"
+    if with_time and isinstance(value, datetime):
+        text += f" {value:%H:%M}"
+    return text
+
+
+def render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateNotFound as exc:
+        searched = ", ".join(str(p) for p in env.loader.searchpath)  # type: ignore[union-attr]
+        raise BulletinError.single(
+            f"template {exc.name!r} not found",
+            hint=f"searched: {searched}; add the file to your theme's templates/",
+        ) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise BulletinError.single(
+            f"template syntax error: {exc.message}",
+            Path(exc.filename) if exc.filename else None,
+            exc.lineno,
+        ) from None
+    except Exception as exc:
+        path, line = _template_frame(exc)
+        raise BulletinError(
+            [
+                Problem(
+                    f"error while rendering {name}: {type(exc).__name__}: {exc}",
+                    path,
+                    line,
+                    hint="check the variable names used in the template",
+                )
+            ]
+        ) from None
+
+
+def _template_frame(exc: BaseException) -> tuple[Path | None, int | None]:
+    """Jinja rewrites tracebacks so frames point at template files; take the innermost."""
+    found: tuple[Path | None, int | None] = (None, None)
+    tb = exc.__traceback__ or sys.exc_info()[2]
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith((".html", ".xml", ".txt", ".js")):
+            found = (Path(filename), tb.tb_lineno)
+        tb = tb.tb_next
+    return found
