@@ -64,7 +64,9 @@ def check(root: Path, visibility: Visibility) -> BuildResult:
     started = time.perf_counter()
     loaded = load(root, visibility)
     env = make_environment(loaded.theme)
-    pages = [path for path, _ in render_pages(loaded.bulletin, env, now=loaded.visibility.now)]
+    pages = [
+        path for path, _ in render_pages(loaded.bulletin, env, now=loaded.visibility.now, pdf=False)
+    ]
     return BuildResult(
         None,
         loaded.bulletin,
@@ -88,7 +90,7 @@ def build(
     env = make_environment(theme)
     result = BuildResult(output, bulletin, warnings=list(loaded.warnings))
     with Staging(output) as staging:
-        for path, text in render_pages(bulletin, env, now=loaded.visibility.now):
+        for path, text in render_pages(bulletin, env, now=loaded.visibility.now, pdf=pdf):
             staging.write_text(path, text)
             result.pages.append(path)
         for name, source in theme.static_files().items():

@@ -60,7 +60,7 @@ def site_pages(bulletin: Bulletin, *, now: datetime) -> Iterator[Page]:
 
 
 def render_pages(
-    bulletin: Bulletin, env: jinja2.Environment, *, now: datetime
+    bulletin: Bulletin, env: jinja2.Environment, *, now: datetime, pdf: bool = True
 ) -> Iterator[tuple[str, str]]:
     """Every page and feed of the site as (path, text)."""
     pages = list(site_pages(bulletin, now=now))
@@ -71,6 +71,7 @@ def render_pages(
         "generator": f"bulletin {__version__}",
         "term_path": term_path,
         "issue_of": bulletin.issue_of,
+        "pdf": pdf,
     }
     for page in pages:
         context = {**common, **page.context, "root": _root(page.path), "page_path": page.path}
