@@ -38,7 +38,13 @@ class _Collect(logging.Handler):
 
 
 def print_html(issue: Issue, bulletin: Bulletin, env: jinja2.Environment) -> str:
-    context = {"site": bulletin.config, "bulletin": bulletin, "issue": issue, "root": ""}
+    context = {
+        "site": bulletin.config,
+        "bulletin": bulletin,
+        "issue": issue,
+        "root": "",
+        "page_path": f"issues/{issue.id}/print.html",
+    }
     return render_template(env, PRINT_TEMPLATE, context)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -33,8 +34,16 @@ def make_environment(theme: Theme) -> jinja2.Environment:
 @jinja2.pass_context
 def url(context: jinja2.runtime.Context, target: str) -> str:
     """A link relative to the page being rendered, so the site works from any folder
-    and from file://; `target` is a path from the site's root."""
-    return context["root"] + quote(target, safe="/#")
+    and from file://; `target` is a path from the site's root. Feeds and sitemaps
+    set `root` to the base URL and get absolute links instead."""
+    root, page = context["root"], context["page_path"]
+    if root.startswith(("http://", "https://")):
+        return root + quote(target, safe="/#")
+    path, hash_, fragment = target.partition("#")
+    relative = posixpath.relpath(path or page, posixpath.dirname(page) or ".")
+    if path.endswith("/"):
+        relative += "/"
+    return quote(relative, safe="/") + hash_ + quote(fragment)
 
 
 def zh_date(value: date | datetime, with_time: bool = False) -> str:
