@@ -58,8 +58,17 @@ def test_every_internal_link_and_asset_resolves(sample_site):
 
 
 def test_site_has_the_pages_an_editor_expects(sample_site, sample):
-    expected = ["index.html", "archive/index.html", "archive/2024/index.html", "tags/index.html",
-                "regions/index.html", "search/index.html", "404.html", "feed.xml", "sitemap.xml"]
+    expected = [
+        "index.html",
+        "archive/index.html",
+        "archive/2024/index.html",
+        "tags/index.html",
+        "regions/index.html",
+        "search/index.html",
+        "404.html",
+        "feed.xml",
+        "sitemap.xml",
+    ]
     for issue in sample.issues:
         expected += [issue.url, issue.pdf_url] + [a.url for a in issue.articles]
     missing = [p for p in expected if not (sample_site / p).is_file()]
@@ -110,9 +119,9 @@ def test_sitemap_lists_every_page_with_absolute_urls(sample_site):
     namespace = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     root = ElementTree.parse(sample_site / "sitemap.xml").getroot()
     listed = {loc.text for loc in root.findall("s:url/s:loc", namespace)}
-    pages = {
-        BASE + p.relative_to(sample_site).as_posix() for p in html_pages(sample_site)
-    } - {BASE + "404.html"}
+    pages = {BASE + p.relative_to(sample_site).as_posix() for p in html_pages(sample_site)} - {
+        BASE + "404.html"
+    }
     assert {unquote(u) for u in listed} == pages
 
 

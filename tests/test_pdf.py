@@ -1,0 +1,140 @@
+"""The issue PDFs, read back as a reader's tools see them (pypdf)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pypdf import PdfReader
+
+pytestmark = pytest.mark.pdf
+
+A4 = (595.28, 841.89)  # points
+LEADER = re.compile(r"\.{3,}\s*(\d+)\s*$")
+
+
+def squeeze(text: str) -> str:
+    """Compare text without the line breaks and spaces that layout adds."""
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.fixture(scope="module")
+def pdfs(sample_site, sample):
+    return {i.id: (i, PdfReader(sample_site / i.pdf_url)) for i in sample.issues}
+
+
+FOOTER = re.compile(r"— \d+ —")
+
+
+def page_texts(reader: PdfReader) -> list[str]:
+    """Each page's text without its page number, which sits mid-sentence at page breaks."""
+    return [FOOTER.sub("", page.extract_text()) for page in reader.pages]
+
+
+def contents_length(texts: list[str]) -> int:
+    """How many pages the contents fills: up to the last page with a dotted leader."""
+    return 1 + max(
+        i for i, text in enumerate(texts) if any(LEADER.search(x) for x in text.splitlines())
+    )
+
+
+def contents_numbers(texts: list[str], titles: list[str]) -> dict[str, int]:
+    """The page number the contents gives for each title (entries may wrap lines)."""
+    numbers: dict[str, int] = {}
+    pending = ""
+    for page_text in texts[:4]:
+        for line in page_text.splitlines():
+            pending += line
+            match = LEADER.search(pending)
+            if not match:
+                continue
+            entry = squeeze(pending[: match.start()])
+            for title in titles:
+                if entry.endswith("★" + squeeze(title)):
+                    numbers[title] = int(match.group(1))
+            pending = ""
+    return numbers
+
+
+def first_page_with(texts: list[str], title: str, after: int) -> int:
+    for index in range(after, len(texts)):
+        if squeeze(title) in squeeze(texts[index]):
+            return index + 1
+    raise AssertionError(f"title {title!r} not found in the PDF")
+
+
+@pytest.mark.parametrize("issue_id", ["2024-01", "2024-02"])
+def test_contents_numbers_are_the_pages_where_articles_start(pdfs, issue_id):
+    issue, reader = pdfs[issue_id]
+    texts = page_texts(reader)
+    titles = [a.title for a in issue.articles]
+    numbers = contents_numbers(texts, titles)
+    assert set(numbers) == set(titles), "every article is listed with a page number"
+    actual = {t: first_page_with(texts, t, contents_length(texts)) for t in titles}
+    assert numbers == actual
+    assert list(numbers.values()) == sorted(numbers.values())
+
+
+def test_a_multi_page_contents_still_numbers_right(pdfs):
+    issue, reader = pdfs["2024-02"]
+    texts = page_texts(reader)
+    assert contents_length(texts) == 2, "the 2024-02 contents (19 articles) runs onto page 2"
+    numbers = contents_numbers(texts, [a.title for a in issue.articles])
+    assert min(numbers.values()) == 3
+
+
+@pytest.mark.parametrize("issue_id", ["2024-01", "2024-02"])
+def test_every_article_text_is_present_in_order(pdfs, issue_id):
+    issue, reader = pdfs[issue_id]
+    body = squeeze("".join(page_texts(reader)))
+    position = 0
+    for article in issue.articles:
+        for paragraph in article.text.split("\n"):
+            found = body.find(squeeze(paragraph), position)
+            assert found >= 0, f"{article.slug}: text missing or out of order: {paragraph[:40]}"
+            position = found
+
+
+def test_pages_are_a4_with_bulletin_page_numbers(pdfs):
+    for _issue, reader in pdfs.values():
+        for number, page in enumerate(reader.pages, 1):
+            box = page.mediabox
+            assert (round(float(box.width), 2), round(float(box.height), 2)) == A4
+            if number > 1:
+                assert f"— {number} —" in page.extract_text()
+        assert "— 1 —" not in reader.pages[0].extract_text()
+
+
+def test_fonts_are_embedded_and_none_is_type3(pdfs):
+    for _issue, reader in pdfs.values():
+        fonts = {}
+        for page in reader.pages:
+            for font in page["/Resources"]["/Font"].values():
+                font = font.get_object()
+                fonts[font["/BaseFont"]] = font
+        assert fonts
+        for name, font in fonts.items():
+            assert font["/Subtype"] != "/Type3", name
+            descendant = (
+                font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+            )
+            descriptor = descendant["/FontDescriptor"].get_object()
+            assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")), name
+            assert re.match(r"/[A-Z]{6}\+", name), f"{name} is not subset"
+
+
+def test_metadata_and_bookmarks(pdfs):
+    issue, reader = pdfs["2024-01"]
+    meta = reader.metadata
+    assert meta.title == "科技情报参考 2024 年第 1 期"
+    assert meta.author == "呼和浩特市科学技术局综合保障中心"
+    titles = [o.title for o in reader.outline if not isinstance(o, list)]
+    assert titles == [a.title for a in issue.articles]
+
+
+def test_masthead_and_closing_block(pdfs):
+    _issue, reader = pdfs["2024-01"]
+    first = reader.pages[0].extract_text()
+    assert "科技情报参考" in first and "2024 年第 1 期" in first and "目" in first
+    last = squeeze(reader.pages[-1].extract_text())
+    assert "编辑：李涛" in last and "电话：4366683" in last and "共印60份" in last
