@@ -108,16 +108,17 @@ def build(ctx, output, no_pdf, now, drafts, future) -> None:
 
 
 @main.command()
-@visibility_options
+@now_option
 @click.pass_context
-def check(ctx, now, drafts, future) -> None:
-    """Validate everything and render every page in memory; write nothing."""
+def check(ctx, now) -> None:
+    """Validate everything, drafts and future issues too, and render every page in
+    memory; write nothing."""
     root = project_root(ctx)
-    result = building.check(root, _visibility(now, drafts, future))
+    result = building.check(root, _visibility(now, drafts=True, future=True))
     _print_warnings(result.warnings, root)
-    issues = result.bulletin.issues
+    bulletin = result.bulletin
     console.print(
-        f"[green]ok[/]: {len(issues)} issues, {len(result.bulletin.articles)} articles, "
+        f"[green]ok[/]: {len(bulletin.issues)} issues, {len(bulletin.articles)} articles, "
         f"{len(result.pages)} pages render; {len(result.warnings)} warning(s)"
     )
 

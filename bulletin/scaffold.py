@@ -31,7 +31,8 @@ def new_issue(config: Config, now: datetime, year: int | None, number: int | Non
         "status: draft            # draft | scheduled | published\n"
         f"publish_at: {now:%Y-%m-%d} 09:00\n"
         "# editor_note: 编者按……\n"
-        "articles: []             # article file names, in order\n",
+        "# the article file names (without .md), in order:\n"
+        "articles: []\n",
         encoding="utf-8",
     )
     return folder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +132,13 @@ def _load_listed(folder, stem, line, issue_id, config, report) -> Article | None
     path = folder / f"{stem}.md"
     if not path.is_file():
         candidates = sorted(p.stem for p in folder.glob("*.md"))
+        close = difflib.get_close_matches(stem, candidates, n=1, cutoff=0.5)
+        hint = f"did you mean `{close[0]}`?" if close else None
         report.error(
             f"the issue lists article {stem!r} but {path.name} does not exist",
             folder / ISSUE_FILE,
             line,
-            hint=f"articles in this folder: {', '.join(candidates) or 'none'}",
+            hint=hint or f"articles in this folder: {', '.join(candidates) or 'none'}",
         )
         return None
     return load_article(path, issue_id, config, report)
