@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bulletin.errors import Problem, Report, Severity
+from bulletin.errors import BulletinError, Problem, Report, Severity
 from bulletin.load import load_bulletin
 from bulletin.model import Bulletin, Issue
 from bulletin.render.pdf import PdfResult, render_pdf
@@ -60,6 +60,13 @@ def load(root: Path, visibility: Visibility) -> Loaded:
 
 
 def check(root: Path, visibility: Visibility) -> BuildResult:
+    try:
+        return _check(root, visibility)
+    except BulletinError as exc:
+        raise exc.relative_to(root) from None
+
+
+def _check(root: Path, visibility: Visibility) -> BuildResult:
     """Validate everything and render every page in memory; write nothing."""
     started = time.perf_counter()
     loaded = load(root, visibility)
@@ -77,6 +84,21 @@ def check(root: Path, visibility: Visibility) -> BuildResult:
 
 
 def build(
+    root: Path,
+    output: Path,
+    visibility: Visibility,
+    *,
+    pdf: bool = True,
+    progress: ProgressHook | None = None,
+) -> BuildResult:
+    """Build the site (and PDFs) into `output`, which is replaced only on success."""
+    try:
+        return _build(root, output, visibility, pdf=pdf, progress=progress)
+    except BulletinError as exc:
+        raise exc.relative_to(root) from None
+
+
+def _build(
     root: Path,
     output: Path,
     visibility: Visibility,

@@ -136,7 +136,8 @@ def new() -> None:
 def new_issue(ctx, year, number, now) -> None:
     """Create issues/<year>-<number>/issue.yaml (a draft)."""
     config = _config(ctx)
-    moment = (now or datetime.now(UTC)).astimezone(config.timezone)
+    clock = Visibility(now or datetime.now(UTC)).in_zone(config.timezone)
+    moment = clock.now.astimezone(config.timezone)
     folder = scaffold.new_issue(config, moment, year, number)
     click.echo(f"created {folder / 'issue.yaml'}")
 

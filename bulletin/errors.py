@@ -92,6 +92,10 @@ class BulletinError(click.ClickException):
     def format_message(self) -> str:
         return self.message
 
+    def relative_to(self, root: Path) -> BulletinError:
+        """The same problems, with paths shown relative to the bulletin's folder."""
+        return self if self.root is not None else BulletinError(self.problems, root)
+
     @classmethod
     def single(cls, message: str, path=None, line=None, hint=None) -> BulletinError:
         return cls([Problem(message, path, line, hint)])

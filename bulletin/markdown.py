@@ -17,7 +17,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 
 _UNSAFE_URL = re.compile(r"^(javascript|vbscript|data(?!:image/(png|gif|jpe?g|webp);)):", re.I)
 _HTML_URL_ATTR = re.compile(
-    r"""(\s(?:href|src|action|formaction|xlink:href|poster)\s*=\s*)("[^"]*"|'[^']*'|[^\s>]+)""",
+    r"""([\s/"'](?:href|src|action|formaction|xlink:href|poster)\s*=\s*)("[^"]*"|'[^']*'|[^\s>]+)""",
     re.I,
 )
 _CONTROL = re.compile(r"[\x00-\x20]+")

@@ -135,7 +135,10 @@ def check_fields(
             result[name] = spec.convert(data[name])
         except ValueError as exc:
             report.error(
-                f"{what} field `{name}` {exc}", doc.path, doc.line_of(*keys, name), hint=spec.hint
+                f"{what} field `{name}` {exc}",
+                doc.path,
+                doc.line_of(*keys, name),
+                hint=spec.hint or f"fix the value after `{name}:`, or remove the line",
             )
     for name in data:
         if name not in fields:

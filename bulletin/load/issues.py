@@ -19,7 +19,7 @@ from bulletin.load.fields import (
     text,
     text_list,
 )
-from bulletin.load.yamlfile import YamlDoc, parse_yaml, read_text
+from bulletin.load.yamlfile import YamlDoc, key_line, parse_yaml, read_text
 from bulletin.model import STATUSES, Article, Config, Issue, Section
 
 ISSUE_FILE = "issue.yaml"
@@ -152,6 +152,7 @@ def _check_slugs(sections: list[Section], report: Report) -> None:
             report.error(
                 f"duplicate slug {article.slug!r}: {other.path.name} has it too",
                 article.path,
+                key_line(article.path, "slug"),
                 hint="give one of them another `slug:` (it is the page's URL)",
             )
 

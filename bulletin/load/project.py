@@ -7,6 +7,7 @@ from pathlib import Path
 from bulletin.errors import Report
 from bulletin.load.config import load_config
 from bulletin.load.issues import ISSUE_FILE, load_issue
+from bulletin.load.yamlfile import key_line
 from bulletin.model import Bulletin, Issue
 
 
@@ -48,5 +49,6 @@ def _check_numbering(issues: list[Issue], report: Report) -> None:
             report.error(
                 f"two issues are {issue.label}: {other.id} and {issue.id}",
                 issue.path / ISSUE_FILE,
+                key_line(issue.path / ISSUE_FILE, "number"),
                 hint="change `year:` or `number:` in one of them",
             )

@@ -7,6 +7,7 @@ needs to be reported, so the fast path pays nothing for good error messages.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,17 @@ def parse_yaml(
         )
         return None
     return YamlDoc(path, text, data, first_line)
+
+
+def key_line(path: Path, key: str) -> int | None:
+    """The line of a top-level `key:` in a YAML or front matter file, for problems
+    found after loading, when the parsed document is gone."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    pattern = re.compile(rf"^{re.escape(key)}\s*:")
+    return next((n for n, line in enumerate(lines, 1) if pattern.match(line)), None)
 
 
 def _key_lines(text: str) -> dict[tuple, int]:

@@ -67,6 +67,7 @@ def render_template(env: jinja2.Environment, name: str, context: dict[str, Any])
             f"template syntax error: {exc.message}",
             Path(exc.filename) if exc.filename else None,
             exc.lineno,
+            hint="check the {% … %} and {{ … }} tags on and just before this line",
         ) from None
     except Exception as exc:
         path, line = _template_frame(exc)

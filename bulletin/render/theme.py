@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bulletin.errors import Report
-from bulletin.load.yamlfile import parse_yaml, read_text
+from bulletin.load.yamlfile import key_line, parse_yaml, read_text
 from bulletin.model import Config
 
 THEME_FILE = "theme.yaml"
@@ -74,6 +74,7 @@ def load_theme(config: Config, report: Report) -> Theme | None:
             report.error(
                 f"unknown theme {name!r}",
                 config.root / "bulletin.yaml",
+                key_line(config.root / "bulletin.yaml", "theme"),
                 hint=f"available themes: {', '.join(available_themes(config)) or 'none'}",
             )
             return None
