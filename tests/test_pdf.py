@@ -138,3 +138,48 @@ def test_masthead_and_closing_block(pdfs):
     assert "科技情报参考" in first and "2024 年第 1 期" in first and "目" in first
     last = squeeze(reader.pages[-1].extract_text())
     assert "编辑：李涛" in last and "电话：4366683" in last and "共印60份" in last
+
+
+@pytest.fixture(scope="module")
+def print_theme(sample):
+    """The theme and Jinja environment the sample's PDFs are made with."""
+    from bulletin.errors import Report
+    from bulletin.render.templates import make_environment
+    from bulletin.render.theme import load_theme
+
+    theme = load_theme(sample.config, Report())
+    return theme, make_environment(theme)
+
+
+@pytest.fixture(scope="module")
+def layouts(sample, print_theme):
+    """The sample issues laid out by WeasyPrint, to measure lines and boxes."""
+    from bulletin.render.pdf import layout_pdf
+
+    theme, env = print_theme
+    return {i.id: layout_pdf(i, sample, env, theme)[0] for i in sample.issues}
+
+
+@pytest.mark.parametrize("issue_id", ["2024-01", "2024-02"])
+def test_justified_chinese_lines_end_flush(layouts, issue_id):
+    from bulletin.render.cjk import ragged_lines
+
+    assert ragged_lines(layouts[issue_id], tolerance=1.0) == []
+
+
+def test_without_the_patch_lines_would_be_ragged(sample, print_theme):
+    """The measure can fail: WeasyPrint's own justification leaves Chinese ragged."""
+    from weasyprint.layout import inline
+
+    from bulletin.render.cjk import ragged_lines
+    from bulletin.render.pdf import layout_pdf
+
+    theme, env = print_theme
+    issue = next(i for i in sample.issues if i.id == "2024-01")
+    patched = inline.justify_line
+    inline.justify_line = patched.__wrapped__
+    try:
+        document, _ = layout_pdf(issue, sample, env, theme)
+    finally:
+        inline.justify_line = patched
+    assert len(ragged_lines(document)) > 5

@@ -14,6 +14,7 @@ import jinja2
 
 from bulletin.errors import BulletinError
 from bulletin.model import Bulletin, Issue
+from bulletin.render import cjk
 from bulletin.render.templates import render_template
 from bulletin.render.theme import Theme
 
@@ -48,9 +49,8 @@ def print_html(issue: Issue, bulletin: Bulletin, env: jinja2.Environment) -> str
     return render_template(env, PRINT_TEMPLATE, context)
 
 
-def render_pdf(
-    issue: Issue, bulletin: Bulletin, env: jinja2.Environment, theme: Theme, target: Path
-) -> PdfResult:
+def layout_pdf(issue: Issue, bulletin: Bulletin, env: jinja2.Environment, theme: Theme):
+    """Lay out an issue's print document; returns WeasyPrint's Document and its warnings."""
     import weasyprint  # slow to import (~0.7 s): only when a PDF is really made
     from weasyprint.text.fonts import FontConfiguration
 
@@ -60,6 +60,7 @@ def render_pdf(
             f"the theme {theme.name!r} has no static/{PRINT_STYLESHEET}",
             hint="a theme needs a print stylesheet to make PDFs",
         )
+    cjk.install()
     html = print_html(issue, bulletin, env)
     fonts = FontConfiguration()
     collect = _Collect()
@@ -70,7 +71,14 @@ def render_pdf(
             stylesheets=[weasyprint.CSS(filename=str(stylesheet), font_config=fonts)],
             font_config=fonts,
         )
-        document.write_pdf(target)
     finally:
         logger.removeHandler(collect)
-    return PdfResult(issue, len(document.pages), collect.messages)
+    return document, collect.messages
+
+
+def render_pdf(
+    issue: Issue, bulletin: Bulletin, env: jinja2.Environment, theme: Theme, target: Path
+) -> PdfResult:
+    document, warnings = layout_pdf(issue, bulletin, env, theme)
+    document.write_pdf(target)
+    return PdfResult(issue, len(document.pages), warnings)
