@@ -25,6 +25,39 @@ CJK = re.compile(
 )
 _installed = False
 
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_OPEN_QUOTE = re.compile(f"(?<=[{HAN}])([“‘])")
+_CLOSE_QUOTE = re.compile(f"([”’])(?=[{HAN}])")
+# A closing mark (its blank on the right) next to another mark: halve the first.
+_HALT_PAIR = re.compile(
+    "([”’》）】」』〉，。、；：！？])(?=[“‘《（【「『〈”’》）】」』〉，。、；：！？])"
+)
+_TEXT = re.compile(r"(?<=>)[^<]+|^[^<]+")
+_PHRASE_END = re.compile(r"(?<=[：:])|[ \u3000]+")
+
+
+def print_text(html: str) -> str:
+    """Chinese fixes for the text (never the tags) of print HTML.
+
+    Pango allows no break before “ or after ”, so a quoted phrase drags whole onto
+    the next line; a zero-width space next to the Han character frees it (and does
+    not show in extracted text). A closing mark followed by another mark gets the
+    OpenType `halt` feature (class "halt") so the pair does not take two full widths.
+    """
+
+    def fix(match: re.Match) -> str:
+        text = _OPEN_QUOTE.sub("\u200b\\1", match.group(0))
+        text = _CLOSE_QUOTE.sub("\\1\u200b", text)
+        return _HALT_PAIR.sub(r'<span class="halt">\1</span>', text)
+
+    return _TEXT.sub(fix, html)
+
+
+def title_phrases(title: str) -> list[str]:
+    """A headline's phrases (split at spaces and after a colon), so that a long title
+    breaks between phrases rather than inside one."""
+    return [part for part in _PHRASE_END.split(title) if part]
+
 
 def install() -> bool:
     """Patch WeasyPrint's justification once per process; True when it is active."""

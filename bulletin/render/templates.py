@@ -10,8 +10,10 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+import markupsafe
 
 from bulletin.errors import BulletinError, Problem
+from bulletin.render import cjk
 from bulletin.render.theme import Theme
 
 
@@ -26,6 +28,8 @@ def make_environment(theme: Theme) -> jinja2.Environment:
     )
     env.filters["zh_date"] = zh_date
     env.filters["iso"] = lambda value: value.isoformat()
+    env.filters["cjk_print"] = lambda html: markupsafe.Markup(cjk.print_text(str(html)))
+    env.filters["phrases"] = cjk.title_phrases
     env.globals["url"] = url
     env.globals["theme"] = theme.settings
     return env
