@@ -32,6 +32,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The only free simplified 仿宋 is FandolFang, shipped inside texlive-lang-chinese;
+# take its Fang and Kai fonts out of the package instead of installing all of TeX.
+if ! fc-list | grep -q "FandolFang"; then
+  if [ "$(id -u)" -eq 0 ]; then fonts_dir=/usr/local/share/fonts/fandol; else fonts_dir="$HOME/.local/share/fonts/fandol"; fi
+  echo "installing the Fandol fonts (仿宋, 楷) into $fonts_dir"
+  work=$(mktemp -d)
+  chmod 755 "$work"
+  (cd "$work" && apt-get download -q texlive-lang-chinese >/dev/null 2>&1) || {
+    echo "could not download texlive-lang-chinese for the Fandol fonts; PDFs fall back to Noto Serif CJK" >&2
+  }
+  if ls "$work"/texlive-lang-chinese_*.deb >/dev/null 2>&1; then
+    dpkg-deb -x "$work"/texlive-lang-chinese_*.deb "$work/x"
+    mkdir -p "$fonts_dir"
+    cp "$work"/x/usr/share/texlive/texmf-dist/fonts/opentype/public/fandol/Fandol{Fang,Kai}-Regular.otf "$fonts_dir"/
+    fc-cache -f "$fonts_dir" >/dev/null
+  fi
+  rm -rf "$work"
+fi
+
 python="${PYTHON:-python3}"
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "bulletin needs Python 3.11 or newer; $("$python" --version 2>&1) found (set PYTHON=…)" >&2
