@@ -14,6 +14,7 @@ from pathlib import Path
 from bulletin.errors import BulletinError, Problem, Report, Severity
 from bulletin.load import load_bulletin
 from bulletin.model import Bulletin, Issue
+from bulletin.render import fonts
 from bulletin.render.pdf import PdfResult, render_pdf
 from bulletin.render.site import render_pages
 from bulletin.render.templates import make_environment
@@ -120,6 +121,7 @@ def _build(
         for issue in bulletin.issues:
             _copy_issue_files(issue, staging)
         if pdf:
+            _refuse_tofu(bulletin, root)
             for done, issue in enumerate(bulletin.issues, 1):
                 target = staging.path_for(issue.pdf_url)
                 pdf_result = render_pdf(issue, bulletin, env, theme, target)
@@ -132,6 +134,22 @@ def _build(
                     progress(issue, done, len(bulletin.issues))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _refuse_tofu(bulletin: Bulletin, root: Path) -> None:
+    """A PDF must not print blank boxes: name each missing character and its articles."""
+    missing = fonts.tofu(bulletin)
+    if missing:
+        problems = [
+            Problem(
+                f"no installed font has {char!r} (U+{ord(char):04X}); the PDF would print a blank box",
+                articles[0].path,
+                hint=f"used in {', '.join(a.path.name for a in articles)}; install a font "
+                "that covers it (see `bulletin fonts`) or replace the character",
+            )
+            for char, articles in sorted(missing.items())
+        ]
+        raise BulletinError(problems, root)
 
 
 def _copy_issue_files(issue: Issue, staging: Staging) -> None:

@@ -14,6 +14,7 @@ from bulletin import __version__, scaffold
 from bulletin import build as building
 from bulletin.errors import Problem, Report
 from bulletin.load.config import load_config
+from bulletin.render import fonts as font_roles
 from bulletin.schedule import Visibility
 
 console = Console(stderr=True, highlight=False)
@@ -121,6 +122,32 @@ def check(ctx, now) -> None:
         f"[green]ok[/]: {len(bulletin.issues)} issues, {len(bulletin.articles)} articles, "
         f"{len(result.pages)} pages render; {len(result.warnings)} warning(s)"
     )
+
+
+@main.command()
+@click.pass_context
+def fonts(ctx) -> None:
+    """Show which installed font serves each print role, and content characters no
+    installed font covers."""
+    root = project_root(ctx)
+    loaded = building.load(root, _visibility(None, drafts=True, future=True))
+    table = Table("role", "stack (first installed wins)", "serving font", "file")
+    for role, stack in font_roles.role_stacks(loaded.theme.settings).items():
+        font = font_roles.serving_font(stack)
+        table.add_row(
+            role,
+            ", ".join(stack),
+            font.family if font else "[red]none installed[/]",
+            font.file if font else "",
+        )
+    Console(highlight=False).print(table)
+    missing = font_roles.tofu(loaded.bulletin)
+    for char, articles in sorted(missing.items()):
+        names = ", ".join(str(a.path.relative_to(root)) for a in articles)
+        console.print(f"[red]no font covers {char!r} (U+{ord(char):04X})[/]: {names}")
+    if missing:
+        raise SystemExit(1)
+    click.echo("every character of the content is covered by an installed font")
 
 
 @main.group()

@@ -30,6 +30,7 @@ def make_environment(theme: Theme) -> jinja2.Environment:
     env.filters["iso"] = lambda value: value.isoformat()
     env.filters["cjk_print"] = lambda html: markupsafe.Markup(cjk.print_text(str(html)))
     env.filters["phrases"] = cjk.title_phrases
+    env.filters["css_string"] = css_string
     env.globals["url"] = url
     env.globals["theme"] = theme.settings
     return env
@@ -48,6 +49,12 @@ def url(context: jinja2.runtime.Context, target: str) -> str:
     if path.endswith("/"):
         relative += "/"
     return quote(relative, safe="/") + hash_ + quote(fragment)
+
+
+def css_string(value: str) -> markupsafe.Markup:
+    """A quoted CSS string, safe inside a <style> element (where HTML escapes do not apply)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3c ")
+    return markupsafe.Markup(f'"{escaped}"')
 
 
 def zh_date(value: date | datetime, with_time: bool = False) -> str:
