@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -10,6 +11,7 @@ from pypdf import PdfReader
 pytestmark = pytest.mark.pdf
 
 A4 = (595.28, 841.89)  # points
+REFERENCE = Path(__file__).parent / "reference"
 LEADER = re.compile(r"\.{3,}\s*(\d+)\s*$")
 
 
@@ -183,3 +185,54 @@ def test_without_the_patch_lines_would_be_ragged(sample, print_theme):
     finally:
         inline.justify_line = patched
     assert len(ragged_lines(document)) > 5
+
+
+CLOSING_MARKS = set("，。、；：？！）》」』】〕〉”’…％")
+OPENING_MARKS = set("（《「『【〔〈“‘")
+
+
+@pytest.mark.parametrize("issue_id", ["2024-01", "2024-02"])
+def test_no_closing_mark_starts_and_no_opening_mark_ends_a_line(pdfs, issue_id):
+    """避头尾, read back line by line from the PDF."""
+    _issue, reader = pdfs[issue_id]
+    offending = []
+    for number, page in enumerate(reader.pages, 1):
+        for line in page.extract_text().splitlines():
+            line = line.replace("\u200b", "").strip()
+            if line and (line[0] in CLOSING_MARKS or line[-1] in OPENING_MARKS):
+                offending.append((number, line))
+    assert offending == []
+
+
+def test_first_page_looks_like_the_reference(sample_site, tmp_path):
+    """Page 1 (masthead and contents) against a committed image: a change in look shows.
+    After an intended change, refresh it with:
+    pdftoppm -r 40 -gray -png -f 1 -l 1 -singlefile site/issues/2024-01/2024-01.pdf \
+        tests/reference/2024-01-page-1"""
+    import subprocess
+
+    from PIL import Image, ImageChops, ImageStat
+
+    pdf = sample_site / "issues/2024-01/2024-01.pdf"
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "40",
+            "-gray",
+            "-png",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            str(pdf),
+            str(tmp_path / "page"),
+        ],
+        check=True,
+    )
+    reference = Image.open(REFERENCE / "2024-01-page-1.png").convert("L")
+    page = Image.open(tmp_path / "page.png").convert("L")
+    assert page.size == reference.size
+    difference = ImageStat.Stat(ImageChops.difference(page, reference)).mean[0]
+    assert difference < 1.5, f"page 1 differs from the reference by {difference:.2f}/255"
