@@ -15,14 +15,16 @@ from bulletin.errors import BulletinError, Problem, Report, Severity
 from bulletin.load import load_bulletin
 from bulletin.model import Bulletin, Issue
 from bulletin.render import fonts
-from bulletin.render.pdf import PdfResult, render_pdf
+from bulletin.render.pdf import PdfResult, pdf_job
+from bulletin.render.pdfjobs import PdfCache, make_pdfs
 from bulletin.render.site import render_pages
 from bulletin.render.templates import make_environment
 from bulletin.render.theme import Theme, load_theme
 from bulletin.schedule import Visibility, visible_bulletin
 from bulletin.write.staging import Staging
 
-ProgressHook = Callable[[Issue, int, int], None]  # (issue, done, total) as PDFs finish
+ProgressHook = Callable[[str, int, int], None]  # (issue id, done, total) as PDFs finish
+CACHE_DIR = ".bulletin-cache"  # inside the bulletin; deleting it never changes the output
 
 _SOURCE_SUFFIXES = {".md", ".yaml", ".yml"}
 
@@ -91,10 +93,11 @@ def build(
     *,
     pdf: bool = True,
     progress: ProgressHook | None = None,
+    use_cache: bool = True,
 ) -> BuildResult:
     """Build the site (and PDFs) into `output`, which is replaced only on success."""
     try:
-        return _build(root, output, visibility, pdf=pdf, progress=progress)
+        return _build(root, output, visibility, pdf=pdf, progress=progress, use_cache=use_cache)
     except BulletinError as exc:
         raise exc.relative_to(root) from None
 
@@ -106,6 +109,7 @@ def _build(
     *,
     pdf: bool = True,
     progress: ProgressHook | None = None,
+    use_cache: bool = True,
 ) -> BuildResult:
     started = time.perf_counter()
     loaded = load(root, visibility)
@@ -122,16 +126,21 @@ def _build(
             _copy_issue_files(issue, staging)
         if pdf:
             _refuse_tofu(bulletin, root)
-            for done, issue in enumerate(bulletin.issues, 1):
-                target = staging.path_for(issue.pdf_url)
-                pdf_result = render_pdf(issue, bulletin, env, theme, target)
-                result.pdfs.append(pdf_result)
-                result.warnings.extend(
-                    Problem(f"PDF {issue.id}: {m}", issue.path, severity=Severity.WARNING)
-                    for m in pdf_result.warnings
+            jobs = [
+                (pdf_job(issue, bulletin, env, theme), staging.path_for(issue.pdf_url))
+                for issue in bulletin.issues
+            ]
+            cache = PdfCache(root / CACHE_DIR / "pdf") if use_cache else None
+            result.pdfs = make_pdfs(jobs, cache, progress)
+            result.warnings.extend(
+                Problem(
+                    f"PDF {pdf.issue_id}: {message}",
+                    root / "issues" / pdf.issue_id,
+                    severity=Severity.WARNING,
                 )
-                if progress:
-                    progress(issue, done, len(bulletin.issues))
+                for pdf in result.pdfs
+                for message in pdf.warnings
+            )
     result.seconds = time.perf_counter() - started
     return result
 

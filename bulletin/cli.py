@@ -81,9 +81,12 @@ def main(project: Path) -> None:
     help="Where to write the site. Default: site/ in the bulletin's folder.",
 )
 @click.option("--no-pdf", is_flag=True, help="Skip the issue PDFs (faster).")
+@click.option(
+    "--no-cache", is_flag=True, help="Render every PDF afresh, ignoring .bulletin-cache/."
+)
 @visibility_options
 @click.pass_context
-def build(ctx, output, no_pdf, now, drafts, future) -> None:
+def build(ctx, output, no_pdf, no_cache, now, drafts, future) -> None:
     """Build the website and the PDF of every issue."""
     root = project_root(ctx)
     output = output or root / "site"
@@ -98,11 +101,16 @@ def build(ctx, output, no_pdf, now, drafts, future) -> None:
     ) as progress:
         task = progress.add_task("", total=None)
 
-        def on_pdf(issue, done, total):
-            progress.update(task, completed=done, total=total, description=issue.id)
+        def on_pdf(issue_id, done, total):
+            progress.update(task, completed=done, total=total, description=issue_id)
 
         result = building.build(
-            root, output, _visibility(now, drafts, future), pdf=not no_pdf, progress=on_pdf
+            root,
+            output,
+            _visibility(now, drafts, future),
+            pdf=not no_pdf,
+            progress=on_pdf,
+            use_cache=not no_cache,
         )
     _print_warnings(result.warnings, root)
     _print_summary(result, root)
@@ -198,7 +206,8 @@ def _print_summary(result: building.BuildResult, root: Path) -> None:
     table.add_row("issues", str(len(bulletin.issues)))
     table.add_row("articles", str(len(bulletin.articles)))
     table.add_row("pages", str(len(result.pages)))
-    table.add_row("PDFs", f"{len(result.pdfs)} ({result.pdf_pages} pages)")
+    cached = sum(p.cached for p in result.pdfs)
+    table.add_row("PDFs", f"{len(result.pdfs)} ({result.pdf_pages} pages, {cached} unchanged)")
     table.add_row("time", f"{result.seconds:.2f} s")
     table.add_row("warnings", str(len(result.warnings)))
     console.print(table)

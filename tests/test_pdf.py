@@ -156,10 +156,10 @@ def print_theme(sample):
 @pytest.fixture(scope="module")
 def layouts(sample, print_theme):
     """The sample issues laid out by WeasyPrint, to measure lines and boxes."""
-    from bulletin.render.pdf import layout_pdf
+    from bulletin.render.pdf import layout, pdf_job
 
     theme, env = print_theme
-    return {i.id: layout_pdf(i, sample, env, theme)[0] for i in sample.issues}
+    return {i.id: layout(pdf_job(i, sample, env, theme))[0] for i in sample.issues}
 
 
 @pytest.mark.parametrize("issue_id", ["2024-01", "2024-02"])
@@ -174,14 +174,14 @@ def test_without_the_patch_lines_would_be_ragged(sample, print_theme):
     from weasyprint.layout import inline
 
     from bulletin.render.cjk import ragged_lines
-    from bulletin.render.pdf import layout_pdf
+    from bulletin.render.pdf import layout, pdf_job
 
     theme, env = print_theme
     issue = next(i for i in sample.issues if i.id == "2024-01")
     patched = inline.justify_line
     inline.justify_line = patched.__wrapped__
     try:
-        document, _ = layout_pdf(issue, sample, env, theme)
+        document, _ = layout(pdf_job(issue, sample, env, theme))
     finally:
         inline.justify_line = patched
     assert len(ragged_lines(document)) > 5

@@ -1,20 +1,25 @@
 """An issue's print document -> a paginated PDF, with WeasyPrint.
 
-The print template gets the same issue and articles as the site. WeasyPrint only
+The print template gets the same issue and articles as the site. Rendering the HTML
+is quick and happens here; laying it out is slow (WeasyPrint), so it runs in
+`pdfjobs`, in parallel and only for issues whose inputs changed. WeasyPrint only
 logs missing images and stylesheets, so its log is captured and reported.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import jinja2
 
+from bulletin import __version__
 from bulletin.errors import BulletinError
 from bulletin.model import Bulletin, Issue
-from bulletin.render import cjk
+from bulletin.render import cjk, fonts
 from bulletin.render.templates import render_template
 from bulletin.render.theme import Theme
 
@@ -22,20 +27,23 @@ PRINT_TEMPLATE = "print.html"
 PRINT_STYLESHEET = "css/print.css"
 
 
+@dataclass(frozen=True)
+class PdfJob:
+    """Everything one worker needs to lay out one issue; picklable."""
+
+    issue_id: str
+    html: str
+    base_url: str
+    stylesheet: str
+    key: str  # a hash of every input: equal keys give byte-identical PDFs
+
+
 @dataclass
 class PdfResult:
-    issue: Issue
+    issue_id: str
     pages: int
     warnings: list[str] = field(default_factory=list)
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+    cached: bool = False
 
 
 def print_html(issue: Issue, bulletin: Bulletin, env: jinja2.Environment) -> str:
@@ -49,36 +57,67 @@ def print_html(issue: Issue, bulletin: Bulletin, env: jinja2.Environment) -> str
     return render_template(env, PRINT_TEMPLATE, context)
 
 
-def layout_pdf(issue: Issue, bulletin: Bulletin, env: jinja2.Environment, theme: Theme):
-    """Lay out an issue's print document; returns WeasyPrint's Document and its warnings."""
-    import weasyprint  # slow to import (~0.7 s): only when a PDF is really made
-    from weasyprint.text.fonts import FontConfiguration
-
+def pdf_job(issue: Issue, bulletin: Bulletin, env: jinja2.Environment, theme: Theme) -> PdfJob:
     stylesheet = theme.find_static(PRINT_STYLESHEET)
     if stylesheet is None:
         raise BulletinError.single(
             f"the theme {theme.name!r} has no static/{PRINT_STYLESHEET}",
             hint="a theme needs a print stylesheet to make PDFs",
         )
-    cjk.install()
     html = print_html(issue, bulletin, env)
-    fonts = FontConfiguration()
+    return PdfJob(
+        issue.id, html, str(issue.path) + "/", str(stylesheet), _key(issue, html, stylesheet)
+    )
+
+
+def _key(issue: Issue, html: str, stylesheet: Path) -> str:
+    """The HTML holds the content, the config and the theme's print settings; add the
+    stylesheet, the images, the installed fonts and the versions of the tools."""
+    digest = hashlib.sha256()
+    for part in (__version__, metadata.version("weasyprint"), html):
+        digest.update(part.encode())
+    digest.update(stylesheet.read_bytes())
+    for article in issue.articles:
+        for image in article.images:
+            path = article.path.parent / image
+            digest.update(path.read_bytes() if path.is_file() else b"missing")
+    for font in sorted({f.file for f in fonts.installed_fonts()}):
+        stat = Path(font).stat()
+        digest.update(f"{font}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def layout(job: PdfJob):
+    """Lay out a print document; returns WeasyPrint's Document and its warnings."""
+    import weasyprint  # slow to import (~0.7 s): only where a PDF is really made
+    from weasyprint.text.fonts import FontConfiguration
+
+    cjk.install()
+    font_config = FontConfiguration()
     collect = _Collect()
     logger = logging.getLogger("weasyprint")
     logger.addHandler(collect)
     try:
-        document = weasyprint.HTML(string=html, base_url=str(issue.path) + "/").render(
-            stylesheets=[weasyprint.CSS(filename=str(stylesheet), font_config=fonts)],
-            font_config=fonts,
+        document = weasyprint.HTML(string=job.html, base_url=job.base_url).render(
+            stylesheets=[weasyprint.CSS(filename=job.stylesheet, font_config=font_config)],
+            font_config=font_config,
         )
     finally:
         logger.removeHandler(collect)
     return document, collect.messages
 
 
-def render_pdf(
-    issue: Issue, bulletin: Bulletin, env: jinja2.Environment, theme: Theme, target: Path
-) -> PdfResult:
-    document, warnings = layout_pdf(issue, bulletin, env, theme)
+def write_pdf(job: PdfJob, target: str) -> PdfResult:
+    """Lay out and write one PDF; runs in a worker process."""
+    document, warnings = layout(job)
     document.write_pdf(target)
-    return PdfResult(issue, len(document.pages), warnings)
+    return PdfResult(job.issue_id, len(document.pages), warnings)
