@@ -63,12 +63,12 @@ def seed_paragraphs() -> list[str]:
     return paragraphs
 
 
-def articles(count: int, seed: int) -> list[Article]:
+def articles(count: int, seed: int, per_issue: int = PER_ISSUE) -> list[Article]:
     rng = random.Random(seed)
     paragraphs = seed_paragraphs()
     result = []
     for index in range(count):
-        number = index // PER_ISSUE
+        number = index // per_issue
         year, month = 2000 + number // 12, number % 12 + 1
         body = tuple(rng.sample(paragraphs, rng.randint(4, 9)))
         head = re.split(r"[，。；：、]", body[0])[0][:24]
@@ -164,16 +164,18 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="folder for the bulletin")
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--per-issue", type=int, default=PER_ISSUE, help="articles per issue")
     parser.add_argument("--hugo", type=Path, help="also write the Hugo layout here")
     parser.add_argument("--pelican", type=Path, help="also write the Pelican layout here")
     args = parser.parse_args()
-    items = articles(args.articles, args.seed)
+    items = articles(args.articles, args.seed, args.per_issue)
     write_bulletin(args.out, items)
     if args.hugo:
         write_hugo(args.hugo, items)
     if args.pelican:
         write_pelican(args.pelican, items)
-    print(f"wrote {len(items)} articles in {len(items) // PER_ISSUE} issues to {args.out}")
+    issues = len({a.issue_id for a in items})
+    print(f"wrote {len(items)} articles in {issues} issues to {args.out}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ CJK = re.compile(
     "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u2018\u2019\u201c\u201d\u2014\u2026]"
 )
 _installed = False
+FLUSH_TOLERANCE = 0.2  # points a justified line may end short of or past the edge
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _OPEN_QUOTE = re.compile(f"(?<=[{HAN}])([“‘])")
@@ -124,7 +125,8 @@ def _spread(context, line, extra_width, boxes, create_layout, line_size) -> None
     spacing = extra_width / (characters - 1)
     added = _add_letter_spacing(context, line, spacing, boxes, create_layout, line_size)
     clusters = added / spacing
-    if abs(clusters - characters) > 0.05 and clusters > 1.5:
+    # Pango rounds to 1/1024 pt, so small differences are rounding, not clusters.
+    if abs(added - spacing * characters) > FLUSH_TOLERANCE and clusters > 1.5:
         exact = extra_width / (clusters - 1)
         _add_letter_spacing(context, line, exact - spacing, boxes, create_layout, line_size)
 

@@ -1,6 +1,7 @@
 """Make many issue PDFs: unchanged ones from the cache, changed ones in parallel.
 
-Layout is CPU-bound Python, so changed issues go to a pool of worker processes that
+Layout is CPU-bound Python, so while this process lays out the largest changed
+issue, the others go to a pool of worker processes (one per remaining core) that
 lives as long as this process (the preview server reuses it; `import weasyprint`
 costs about 0.7 s once per worker, not once per PDF). The cache is an optimisation
 only: PDFs are deterministic, so a hit is byte-identical to a fresh render, and a
@@ -88,17 +89,21 @@ def make_pdfs(
 
 
 def _render(todo: list[tuple[PdfJob, Path]]):
-    """One job renders here; several go to the worker pool, one per core."""
-    if len(todo) == 1:
-        job, target = todo[0]
+    """The largest job renders in this process while the others go to a pool of
+    workers on the remaining cores; yields (job, target, result) as they finish."""
+    todo = sorted(todo, key=lambda item: len(item[0].html), reverse=True)
+    cores = os.cpu_count() or 1
+    futures: dict[Future, tuple[PdfJob, Path]] = {}
+    if len(todo) > 1 and cores > 1:
+        pool = _worker_pool(min(len(todo) - 1, cores - 1))
+        futures = {
+            pool.submit(write_pdf, job, str(target)): (job, target) for job, target in todo[1:]
+        }
+        here = todo[:1]
+    else:
+        here = todo
+    for job, target in here:
         yield job, target, write_pdf(job, str(target))
-        return
-    if not todo:
-        return
-    pool = _worker_pool(min(len(todo), os.cpu_count() or 1))
-    futures: dict[Future, tuple[PdfJob, Path]] = {
-        pool.submit(write_pdf, job, str(target)): (job, target) for job, target in todo
-    }
     for future in as_completed(futures):
         job, target = futures[future]
         yield job, target, future.result()
