@@ -83,7 +83,7 @@ def load_theme(config: Config, report: Report) -> Theme | None:
             return None
         folders.extend(chain)
         own = _read_settings(chain, report)
-        settings = {**own, **settings}
+        settings = merge(own, settings)
         name = own.get("extends")
     return Theme(config.theme, tuple(folders), settings)
 
@@ -97,5 +97,17 @@ def _read_settings(chain: list[Path], report: Report) -> dict[str, Any]:
             text = read_text(path, report)
             doc = text is not None and parse_yaml(text, path, report, what=THEME_FILE)
             if doc:
-                merged.update(doc.data)
+                merged = merge(merged, doc.data)
     return merged
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge of theme settings: a bulletin overrides one key of `print:` and keeps
+    the rest of the built-in theme's."""
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge(result[key], value)
+        else:
+            result[key] = value
+    return result
