@@ -12,7 +12,8 @@ pytestmark = pytest.mark.pdf
 
 A4 = (595.28, 841.89)  # points
 REFERENCE = Path(__file__).parent / "reference"
-LEADER = re.compile(r"\.{3,}\s*(\d+)\s*$")
+# a dotted leader, which can be as short as " . ", unlike a decimal such as 31.5
+LEADER = re.compile(r"(?:\s\.+|\.{2,})\s*(\d+)\s*$")
 
 
 def squeeze(text: str) -> str:
@@ -211,7 +212,7 @@ def test_first_page_looks_like_the_reference(sample_site, tmp_path):
         tests/reference/2024-01-page-1"""
     import subprocess
 
-    from PIL import Image, ImageChops, ImageStat
+    from PIL import Image, ImageChops
 
     pdf = sample_site / "issues/2024-01/2024-01.pdf"
     subprocess.run(
@@ -234,5 +235,7 @@ def test_first_page_looks_like_the_reference(sample_site, tmp_path):
     reference = Image.open(REFERENCE / "2024-01-page-1.png").convert("L")
     page = Image.open(tmp_path / "page.png").convert("L")
     assert page.size == reference.size
-    difference = ImageStat.Stat(ImageChops.difference(page, reference)).mean[0]
-    assert difference < 1.5, f"page 1 differs from the reference by {difference:.2f}/255"
+    # pixels that changed clearly (a glyph moved, a colour changed), not anti-aliasing
+    changed = ImageChops.difference(page, reference).point(lambda v: 255 if v > 64 else 0)
+    share = changed.histogram()[255] / (page.width * page.height)
+    assert share <= 0.0005, f"{share:.2%} of page 1 differs from the reference"
