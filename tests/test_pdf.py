@@ -12,8 +12,8 @@ pytestmark = pytest.mark.pdf
 
 A4 = (595.28, 841.89)  # points
 REFERENCE = Path(__file__).parent / "reference"
-# a dotted leader, which can be as short as " . ", unlike a decimal such as 31.5
-LEADER = re.compile(r"(?:\s\.+|\.{2,})\s*(\d+)\s*$")
+# a dotted leader, which can be as short as one dot; a decimal such as 31.5 is not one
+LEADER = re.compile(r"(?:(?<=\D)\.+|\.{2,})\s*(\d+)\s*$")
 
 
 def squeeze(text: str) -> str:
