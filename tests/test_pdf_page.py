@@ -79,3 +79,18 @@ def test_theme_switches_centre_numbers_and_start_articles_on_new_pages(folder, c
         block_centre = ((28 if page % 2 else 26) + 156 / 2) * MM  # centred under the text
         assert (x_min + x_max) / 2 == pytest.approx(block_centre, abs=2)
     assert split_number(lines(pdf, 1))[1], "the masthead page is numbered when asked"
+
+
+def test_body_lines_hold_28_characters(sample_site):
+    """The GB/T 9704 grid: a full line of Chinese body text is 28 characters of 16 pt."""
+    pdf = sample_site / "issues/2024-02/2024-02.pdf"
+    lengths = []
+    for page in range(3, 20):
+        body, _number = split_number(lines(pdf, page))
+        for x_min, _y, x_max, _y2, text in body:
+            full = x_max - x_min > 150 * MM and not re.search(r"[\x20-\x7e]", text)
+            if full and x_min < 30 * MM:  # not a first line (indented) nor a heading
+                lengths.append(len(text))
+    assert lengths, "no full lines of Chinese found"
+    assert max(set(lengths), key=lengths.count) == 28
+    assert lengths.count(28) / len(lengths) > 0.6
