@@ -94,3 +94,38 @@ def test_body_lines_hold_28_characters(sample_site):
     assert lengths, "no full lines of Chinese found"
     assert max(set(lengths), key=lengths.count) == 28
     assert lengths.count(28) / len(lengths) > 0.6
+
+
+def test_tables_figures_and_footnotes_reach_the_pdf(folder, cli, tmp_path):
+    from PIL import Image
+    from pypdf import PdfReader
+
+    folder.issue()
+    image = folder.root / "issues/2024-01/images/chart.png"
+    image.parent.mkdir()
+    Image.new("RGB", (400, 200), "#c8161d").save(image)
+    article = folder.root / "issues/2024-01/first.md"
+    article.write_text(
+        article.read_text(encoding="utf-8")
+        + "\n## 一、总体情况\n\n### （一）主要指标\n\n| 指标 | 数值 |\n|---|---|\n| 研发投入 | 3.06% |\n\n"
+        "![图 1 研发投入变化](images/chart.png)\n\n据统计[^1]，增幅居全省首位。\n\n[^1]: 数据来源：市统计局。\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    result = cli("-C", folder.root, "build", "-o", out, "--now", "2024-03-01T09:00")
+    assert result.exit_code == 0 and "warnings │ 0" in result.output.replace("  ", " ").replace(
+        " │ ", " │ "
+    )
+    reader = PdfReader(out / "issues/2024-01/2024-01.pdf")
+    text = "".join(page.extract_text() for page in reader.pages).replace(" ", "")
+    for expected in (
+        "一、总体情况",
+        "（一）主要指标",
+        "研发投入",
+        "3.06%",
+        "图1研发投入变化",
+        "数据来源：市统计局。",
+    ):
+        assert expected in text, expected
+    assert any("/XObject" in page["/Resources"] for page in reader.pages), "the image is embedded"
+    assert (out / "issues/2024-01/images/chart.png").is_file()
