@@ -67,9 +67,11 @@ def articles(count: int, seed: int, per_issue: int = PER_ISSUE) -> list[Article]
     rng = random.Random(seed)
     paragraphs = seed_paragraphs()
     result = []
+    issues = -(-count // per_issue)
+    first_year = 2025 - (issues - 1) // 12  # the last issue comes out in 2025: none lies ahead
     for index in range(count):
         number = index // per_issue
-        year, month = 2000 + number // 12, number % 12 + 1
+        year, month = first_year + number // 12, number % 12 + 1
         body = tuple(rng.sample(paragraphs, rng.randint(4, 9)))
         head = re.split(r"[，。；：、]", body[0])[0][:24]
         result.append(

@@ -51,10 +51,10 @@ class Loaded:
     visibility: Visibility  # with `now` made time-zone aware
 
 
-def load(root: Path, visibility: Visibility) -> Loaded:
+def load(root: Path, visibility: Visibility, *, use_cache: bool = False) -> Loaded:
     """Everything a build needs, validated; raises BulletinError with all problems."""
     report = Report()
-    bulletin = load_bulletin(root, report)
+    bulletin = load_bulletin(root, report, root / CACHE_DIR if use_cache else None)
     theme = load_theme(bulletin.config, report) if bulletin else None
     report.raise_if_errors(root)
     assert bulletin is not None and theme is not None
@@ -112,7 +112,7 @@ def _build(
     use_cache: bool = True,
 ) -> BuildResult:
     started = time.perf_counter()
-    loaded = load(root, visibility)
+    loaded = load(root, visibility, use_cache=use_cache)
     bulletin, theme = loaded.bulletin, loaded.theme
     env = make_environment(theme)
     result = BuildResult(output, bulletin, warnings=list(loaded.warnings))

@@ -6,9 +6,22 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 STATUSES = ("draft", "scheduled", "published")
+
+
+class RenderedBody(Protocol):
+    """An article's Markdown rendered: its digest names the source and the settings."""
+
+    digest: str
+
+    @property
+    def html(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -48,8 +61,7 @@ class Article:
     issue_id: str
     slug: str
     title: str
-    html: str
-    text: str
+    body: RenderedBody  # the rendered Markdown (loaded lazily from the cache)
     subtitle: str = ""
     source: str = ""
     author: str = ""
@@ -60,6 +72,16 @@ class Article:
     featured: bool = True
     summary: str = ""
     images: tuple[str, ...] = ()
+    publish_at: datetime | None = None  # an embargo: held back until then, even in an issue out
+
+    @property
+    def html(self) -> str:
+        return self.body.html
+
+    @property
+    def text(self) -> str:
+        """The plain text of the body, paragraphs separated by newlines."""
+        return self.body.text
 
     @property
     def url(self) -> str:
@@ -69,6 +91,16 @@ class Article:
     def anchor(self) -> str:
         """The element id of this article inside its issue's print document."""
         return f"article-{self.slug}"
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A correction (更正) to an issue that is out: published content changes only
+    through one, and the site and the PDF show it."""
+
+    date: date
+    text: str
+    article: str = ""  # the slug of the corrected article; empty for the issue as a whole
 
 
 @dataclass(frozen=True)
@@ -88,6 +120,7 @@ class Issue:
     serial: int | None = None  # 总第 N 期
     publish_at: datetime | None = None
     editor_note: str = ""
+    corrections: tuple[Correction, ...] = ()
 
     @property
     def label(self) -> str:
@@ -116,6 +149,9 @@ class Issue:
     @property
     def sort_key(self) -> tuple[int, int]:
         return (self.year, self.number)
+
+    def corrections_of(self, article: Article) -> tuple[Correction, ...]:
+        return tuple(c for c in self.corrections if c.article == article.slug)
 
     def neighbours(self, article: Article) -> tuple[Article | None, Article | None]:
         """The previous and next article within this issue."""

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
+from bulletin import __version__
 from bulletin.errors import Report
+from bulletin.load.bodies import Body
 from bulletin.load.fields import (
     Field,
     a_date,
     boolean,
     check_fields,
+    moment,
     non_empty_text,
     text,
     text_list,
@@ -46,6 +50,15 @@ FIELDS = {
 }
 
 
+def fields(config: Config) -> dict[str, Field]:
+    """The front matter fields; `publish_at` (an embargo) is read in the bulletin's zone."""
+    embargo = Field(
+        moment(config.timezone),
+        hint="the article is held back until then, e.g. publish_at: 2024-03-01 09:00",
+    )
+    return {**FIELDS, "publish_at": embargo}
+
+
 def load_article(path: Path, issue_id: str, config: Config, report: Report) -> Article | None:
     source = read_text(path, report)
     if source is None:
@@ -62,7 +75,7 @@ def load_article(path: Path, issue_id: str, config: Config, report: Report) -> A
     doc = parse_yaml(match.group(1) or "", path, report, first_line=2, what="front matter")
     if doc is None:
         return None
-    values = check_fields(doc, FIELDS, report, what="front matter")
+    values = check_fields(doc, fields(config), report, what="front matter")
     if "title" not in values:
         return None
     slug = values.pop("slug", path.stem)
@@ -75,17 +88,28 @@ def load_article(path: Path, issue_id: str, config: Config, report: Report) -> A
         path=path,
         issue_id=issue_id,
         slug=slug,
-        html=rendered.html,
-        text=rendered.text,
+        body=Body(body_digest(body, slug, config), rendered.html, rendered.text),
         images=rendered.images,
         summary=summary,
         **values,
     )
 
 
+def body_digest(source: str, slug: str, config: Config) -> str:
+    """Names a rendered body: the Markdown and everything that changes its HTML."""
+    salt = f"{__version__}|{config.allow_html}|{slug}|"
+    return hashlib.sha1((salt + source).encode()).hexdigest()
+
+
 def _summary(text_: str) -> str:
     first = text_.split("\n", 1)[0] if text_ else ""
     return first if len(first) <= SUMMARY_LENGTH else first[:SUMMARY_LENGTH].rstrip() + "……"
+
+
+def images_missing(article: Article) -> bool:
+    """Whether an image the article shows is gone (checked even when it did not change)."""
+    folder = article.path.parent
+    return any(not (folder / src.split("#")[0].split("?")[0]).is_file() for src in article.images)
 
 
 def _check_images(path: Path, body: str, body_line: int, images, report: Report) -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from bulletin.errors import Report
-from bulletin.load.articles import SLUG, load_article
+from bulletin.load.articles import SLUG
 from bulletin.load.fields import (
     Field,
+    a_date,
     check_fields,
     integer,
     moment,
@@ -19,8 +20,9 @@ from bulletin.load.fields import (
     text,
     text_list,
 )
+from bulletin.load.parsecache import ParseCache, load_cached
 from bulletin.load.yamlfile import YamlDoc, key_line, parse_yaml, read_text
-from bulletin.model import STATUSES, Article, Config, Issue, Section
+from bulletin.model import STATUSES, Article, Config, Correction, Issue, Section
 
 ISSUE_FILE = "issue.yaml"
 
@@ -35,6 +37,9 @@ def issue_fields(config: Config) -> dict[str, Field]:
         "editor_note": Field(text),
         "articles": Field(text_list, hint="the article file names, in order"),
         "sections": Field(_sections, hint="a list of {title: …, articles: […]}"),
+        "corrections": Field(
+            _corrections, hint="a list of {date: 2024-03-02, text: 更正……, article: file-name}"
+        ),
     }
 
 
@@ -44,13 +49,27 @@ def _sections(value: Any) -> list[dict]:
     return value
 
 
+def _corrections(value: Any) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(c, dict) for c in value):
+        raise ValueError("must be a list of entries with `date:` and `text:`")
+    return value
+
+
+CORRECTION_FIELDS = {
+    "date": Field(a_date, required=True, hint="the day of the correction, e.g. date: 2024-03-02"),
+    "text": Field(non_empty_text, required=True, hint="what was wrong and what is right"),
+    "article": Field(non_empty_text, hint="the corrected article's file name, without .md"),
+}
+
 SECTION_FIELDS = {
     "title": Field(non_empty_text, required=True, hint="the section's title (栏目名)"),
     "articles": Field(text_list, required=True, hint="the article file names, in order"),
 }
 
 
-def load_issue(folder: Path, config: Config, report: Report) -> Issue | None:
+def load_issue(
+    folder: Path, config: Config, report: Report, cache: ParseCache | None = None
+) -> Issue | None:
     path = folder / ISSUE_FILE
     source = read_text(path, report)
     doc = source is not None and parse_yaml(source, path, report, what=ISSUE_FILE)
@@ -69,7 +88,7 @@ def load_issue(folder: Path, config: Config, report: Report) -> Issue | None:
             doc.line_of("status"),
             hint="add e.g. `publish_at: 2024-02-01 09:00`",
         )
-    sections = _load_sections(doc, values, issue_id, config, report)
+    sections = _load_sections(doc, values, issue_id, config, report, cache)
     if sections is None or not {"year", "number", "status"} <= values.keys():
         return None
     return Issue(
@@ -82,11 +101,41 @@ def load_issue(folder: Path, config: Config, report: Report) -> Issue | None:
         publish_at=values.get("publish_at"),
         editor_note=values.get("editor_note", ""),
         sections=sections,
+        corrections=_load_corrections(doc, values, sections, report),
     )
 
 
+def _load_corrections(
+    doc: YamlDoc, values: dict, sections: tuple[Section, ...], report: Report
+) -> tuple[Correction, ...]:
+    """The corrections (更正) of an issue that is out; each may name one of its articles."""
+    slugs = {a.path.stem: a.slug for s in sections for a in s.articles}
+    slugs |= {slug: slug for slug in slugs.values()}
+    corrections = []
+    for index, raw in enumerate(values.get("corrections", ())):
+        keys = ("corrections", index)
+        entry = check_fields(doc, CORRECTION_FIELDS, report, what="correction", data=raw, keys=keys)
+        name = entry.get("article", "").removesuffix(".md")
+        if name and name not in slugs:
+            report.error(
+                f"the correction names article {name!r}, which this issue does not list",
+                doc.path,
+                doc.line_of(*keys, "article"),
+                hint=f"articles of this issue: {', '.join(sorted(slugs)) or 'none'}",
+            )
+            continue
+        if {"date", "text"} <= entry.keys():
+            corrections.append(Correction(entry["date"], entry["text"], slugs.get(name, "")))
+    return tuple(corrections)
+
+
 def _load_sections(
-    doc: YamlDoc, values: dict, issue_id: str, config: Config, report: Report
+    doc: YamlDoc,
+    values: dict,
+    issue_id: str,
+    config: Config,
+    report: Report,
+    cache: ParseCache | None = None,
 ) -> tuple[Section, ...] | None:
     """Both layouts (a flat `articles:` list or `sections:`) become a tuple of sections."""
     if ("articles" in values) == ("sections" in values):
@@ -119,7 +168,7 @@ def _load_sections(
                 report.error(f"article {stem!r} is listed twice", doc.path, line)
                 continue
             seen[stem] = line
-            article = _load_listed(doc.path.parent, stem, line, issue_id, config, report)
+            article = _load_listed(doc.path.parent, stem, line, issue_id, config, report, cache)
             if article:
                 articles.append(article)
         sections.append(Section(title, tuple(articles)))
@@ -128,7 +177,7 @@ def _load_sections(
     return tuple(sections)
 
 
-def _load_listed(folder, stem, line, issue_id, config, report) -> Article | None:
+def _load_listed(folder, stem, line, issue_id, config, report, cache) -> Article | None:
     path = folder / f"{stem}.md"
     if not path.is_file():
         candidates = sorted(p.stem for p in folder.glob("*.md"))
@@ -141,7 +190,7 @@ def _load_listed(folder, stem, line, issue_id, config, report) -> Article | None
             hint=hint or f"articles in this folder: {', '.join(candidates) or 'none'}",
         )
         return None
-    return load_article(path, issue_id, config, report)
+    return load_cached(path, issue_id, config, report, cache)
 
 
 def _check_slugs(sections: list[Section], report: Report) -> None:

@@ -7,22 +7,26 @@ from pathlib import Path
 from bulletin.errors import Report
 from bulletin.load.config import load_config
 from bulletin.load.issues import ISSUE_FILE, load_issue
+from bulletin.load.parsecache import ParseCache
 from bulletin.load.yamlfile import key_line
 from bulletin.model import Bulletin, Issue
 
 
-def load_bulletin(root: Path, report: Report) -> Bulletin | None:
+def load_bulletin(root: Path, report: Report, cache_folder: Path | None = None) -> Bulletin | None:
     """Read and validate everything; the caller decides what the problems mean."""
     config = load_config(root, report)
     if config is None:
         return None
+    cache = ParseCache(cache_folder, config) if cache_folder else None
     issues = []
     for folder in _issue_folders(config.issues_dir, report):
-        issue = load_issue(folder, config, report)
+        issue = load_issue(folder, config, report, cache)
         if issue is not None:
             issues.append(issue)
     _check_numbering(issues, report)
     issues.sort(key=lambda i: i.sort_key, reverse=True)
+    if cache is not None and not report.errors:
+        cache.save()
     return Bulletin(config=config, issues=tuple(issues))
 
 

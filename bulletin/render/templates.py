@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import posixpath
+import functools
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -43,12 +43,28 @@ def url(context: jinja2.runtime.Context, target: str) -> str:
     set `root` to the base URL and get absolute links instead."""
     root, page = context["root"], context["page_path"]
     if root.startswith(("http://", "https://")):
-        return root + quote(target, safe="/#")
+        return root + _quoted(target)
+    return relative_url(target, page)
+
+
+@functools.lru_cache(maxsize=65536)
+def relative_url(target: str, page: str) -> str:
+    """The quoted path from the folder of `page` to `target` (both from the site root)."""
     path, hash_, fragment = target.partition("#")
-    relative = posixpath.relpath(path or page, posixpath.dirname(page) or ".")
-    if path.endswith("/"):
-        relative += "/"
-    return quote(relative, safe="/") + hash_ + quote(fragment)
+    if not path:
+        return hash_ + quote(fragment)
+    folder = page.split("/")[:-1]
+    parts = path.split("/")
+    common = 0
+    while common < min(len(folder), len(parts) - 1) and folder[common] == parts[common]:
+        common += 1
+    relative = "../" * (len(folder) - common) + "/".join(parts[common:])
+    return _quoted(relative or ".") + hash_ + quote(fragment)
+
+
+@functools.lru_cache(maxsize=65536)
+def _quoted(path: str) -> str:
+    return quote(path, safe="/#")
 
 
 def css_string(value: str) -> markupsafe.Markup:
