@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Any
 
 from bulletin.errors import Report
-from bulletin.load.articles import SLUG
+from bulletin.load.articles import SLUG, load_article
 from bulletin.load.fields import (
     Field,
     a_date,
@@ -20,8 +21,8 @@ from bulletin.load.fields import (
     text,
     text_list,
 )
-from bulletin.load.parsecache import ParseCache, load_cached
-from bulletin.load.yamlfile import YamlDoc, key_line, parse_yaml, read_text
+from bulletin.load.parsecache import ParseCache
+from bulletin.load.yamlfile import YamlDoc, key_line, read_yaml
 from bulletin.model import STATUSES, Article, Config, Correction, Issue, Section
 
 ISSUE_FILE = "issue.yaml"
@@ -71,8 +72,7 @@ def load_issue(
     folder: Path, config: Config, report: Report, cache: ParseCache | None = None
 ) -> Issue | None:
     path = folder / ISSUE_FILE
-    source = read_text(path, report)
-    doc = source is not None and parse_yaml(source, path, report, what=ISSUE_FILE)
+    doc = cache.yaml(path, report, ISSUE_FILE) if cache else read_yaml(path, report, ISSUE_FILE)
     if not doc:
         return None
     values = check_fields(doc, issue_fields(config), report, what=ISSUE_FILE)
@@ -157,17 +157,20 @@ def _load_sections(
             groups.append(
                 (section.get("title", ""), section.get("articles", ()), (*keys, "articles"))
             )
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     sections = []
     for title, names, keys in groups:
         articles = []
         for position, name in enumerate(names):
-            line = doc.line_of(*keys, position)
+            # line numbers cost a YAML compose: looked up only for a problem
+            def line(keys=keys, position=position) -> int:
+                return doc.line_of(*keys, position)
+
             stem = name.removesuffix(".md")
             if stem in seen:
-                report.error(f"article {stem!r} is listed twice", doc.path, line)
+                report.error(f"article {stem!r} is listed twice", doc.path, line())
                 continue
-            seen[stem] = line
+            seen.add(stem)
             article = _load_listed(doc.path.parent, stem, line, issue_id, config, report, cache)
             if article:
                 articles.append(article)
@@ -179,6 +182,8 @@ def _load_sections(
 
 def _load_listed(folder, stem, line, issue_id, config, report, cache) -> Article | None:
     path = folder / f"{stem}.md"
+    if cache is not None and cache.knows(path):
+        return cache.article(path, issue_id, config, report)
     if not path.is_file():
         candidates = sorted(p.stem for p in folder.glob("*.md"))
         close = difflib.get_close_matches(stem, candidates, n=1, cutoff=0.5)
@@ -186,11 +191,13 @@ def _load_listed(folder, stem, line, issue_id, config, report, cache) -> Article
         report.error(
             f"the issue lists article {stem!r} but {path.name} does not exist",
             folder / ISSUE_FILE,
-            line,
+            line(),
             hint=hint or f"articles in this folder: {', '.join(candidates) or 'none'}",
         )
         return None
-    return load_cached(path, issue_id, config, report, cache)
+    if cache is None:
+        return load_article(path, issue_id, config, report)
+    return cache.article(path, issue_id, config, report)
 
 
 def _check_slugs(sections: list[Section], report: Report) -> None:
@@ -206,12 +213,12 @@ def _check_slugs(sections: list[Section], report: Report) -> None:
             )
 
 
-def _warn_unlisted(doc: YamlDoc, listed: dict[str, int], report: Report) -> None:
-    for path in sorted(doc.path.parent.glob("*.md")):
-        if path.stem not in listed:
-            report.warn(
-                f"article {path.name} is not listed in {ISSUE_FILE}, so it is not published",
-                path,
-                1,
-                hint=f"add `{path.stem}` to the issue's articles, or move the file away",
-            )
+def _warn_unlisted(doc: YamlDoc, listed: set[str], report: Report) -> None:
+    names = sorted(e.name for e in os.scandir(doc.path.parent) if e.name.endswith(".md"))
+    for path in (doc.path.parent / name for name in names if name[:-3] not in listed):
+        report.warn(
+            f"article {path.name} is not listed in {ISSUE_FILE}, so it is not published",
+            path,
+            1,
+            hint=f"add `{path.stem}` to the issue's articles, or move the file away",
+        )

@@ -1,11 +1,15 @@
-"""A persistent cache of parsed articles, so a rebuild reads only what changed.
+"""A persistent cache of parsed files, so a rebuild reads only what changed.
 
 An entry is found by the file's size and modification time (like git's index), and
-failing that by the hash of its bytes; it keeps the parsed Article (front matter and
-rendered Markdown) and the problems parsing reported, which are reported again on
-every build. Images are checked on every build, since they can vanish without the
-article changing. The cache is an optimisation only: a missing, stale, truncated or
-corrupt cache file is ignored and the articles are parsed again.
+failing that by the hash of its bytes. It keeps the parsed result (an Article with
+its front matter, whose rendered body sits in the body store; or an issue.yaml
+document) and the problems parsing reported, which are reported again on every
+build. Images are checked on every build, since they can vanish while the article
+stays the same. The cache is an optimisation only: a missing, stale, truncated or
+corrupt cache file is ignored and the files are parsed again.
+
+Entries are stored without their paths and get the caller's Path when used:
+rebuilding thousands of Path objects was most of the time a warm load took.
 """
 
 from __future__ import annotations
@@ -17,14 +21,17 @@ import pickle
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bulletin import __version__
 from bulletin.errors import Problem, Report
 from bulletin.load.bodies import FILE as BODIES
 from bulletin.load.bodies import BodyStore
+from bulletin.load.yamlfile import YamlDoc, read_yaml
 from bulletin.model import Article, Config
 
-FILE = "articles.pickle"
+FILE = "parsed.pickle"
+_KINDS: dict[str, type] = {"article": Article, "yaml": YamlDoc}
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class Entry:
     size: int
     mtime_ns: int
     digest: str  # sha1 of the file's bytes
-    article: Article | None  # None when the file had errors
+    parsed: Any  # Article | YamlDoc | None (None: the file had errors), or its stored form
     problems: tuple[Problem, ...]
 
 
@@ -40,14 +47,93 @@ class ParseCache:
     def __init__(self, folder: Path | None, config: Config) -> None:
         self.file = folder / FILE if folder else None
         self.bodies = BodyStore(folder / BODIES) if folder else None
-        # what else changes how an article parses: the tool and the model's shape,
-        # raw HTML, the time zone
+        # what else changes how a file parses: the tool and the model's shape, raw
+        # HTML, the time zone
         shape = ",".join(f.name for f in dataclasses.fields(Article))
         self.salt = f"{__version__}|{shape}|{config.allow_html}|{config.timezone.key}"
         self.entries: dict[str, Entry] = self._read()
         self.used: dict[str, Entry] = {}
         self.new_bodies: list[tuple[str, str, str]] = []
+        self._stats: dict[str, os.stat_result] = {}
         self.changed = False
+
+    def article(self, path: Path, issue_id: str, config: Config, report: Report):
+        """load_article through the cache; a changed or new file is parsed."""
+        from bulletin.load.articles import images_missing, load_article
+
+        entry = self._fresh(path)
+        if entry is None or (entry.parsed and images_missing(entry.parsed)):
+            own = Report()
+            entry = self._remember(path, load_article(path, issue_id, config, own), own)
+        return self._use(path, entry, report)
+
+    def yaml(self, path: Path, report: Report, what: str) -> YamlDoc | None:
+        """A whole YAML file (issue.yaml) through the cache."""
+        entry = self._fresh(path)
+        if entry is None:
+            own = Report()
+            entry = self._remember(path, read_yaml(path, own, what), own)
+        return self._use(path, entry, report)
+
+    def knows(self, path: Path) -> bool:
+        """Whether the file was cached and still exists (its stat is kept for _fresh)."""
+        if str(path) not in self.entries:
+            return False
+        try:
+            self._stats[str(path)] = path.stat()
+        except OSError:
+            return False
+        return True
+
+    def _fresh(self, path: Path) -> Entry | None:
+        """The entry of an unchanged file: same size and time, or else same bytes."""
+        entry = self.entries.get(str(path))
+        if entry is None:
+            return None
+        stat = self._stats.pop(str(path), None) or path.stat()
+        if (entry.size, entry.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+            if hashlib.sha1(path.read_bytes()).hexdigest() != entry.digest:
+                return None
+            self.changed = True  # same content, new time: remember the new stat
+            entry = dataclasses.replace(entry, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+        if isinstance(entry.parsed, tuple):
+            entry = dataclasses.replace(entry, parsed=self._attach(entry.parsed, path))
+        return entry
+
+    def _remember(self, path: Path, parsed, report: Report) -> Entry:
+        data = path.read_bytes()
+        stat = path.stat()
+        digest = hashlib.sha1(data).hexdigest()
+        self.changed = True
+        if isinstance(parsed, Article) and self.bodies is not None:
+            body = parsed.body
+            self.new_bodies.append((body.digest, body.html, body.text))
+            body.store = self.bodies
+        return Entry(stat.st_size, stat.st_mtime_ns, digest, parsed, tuple(report.problems))
+
+    def _use(self, path: Path, entry: Entry, report: Report):
+        self.entries[str(path)] = self.used[str(path)] = entry
+        for problem in entry.problems:
+            report.add(problem)
+        return entry.parsed
+
+    def _attach(self, stored: tuple[str, dict], path: Path):
+        kind, state = stored
+        parsed = object.__new__(_KINDS[kind])
+        parsed.__dict__.update(state, path=path)
+        if isinstance(parsed, Article):
+            parsed.body.store = self.bodies
+        return parsed
+
+    @staticmethod
+    def _detach(parsed) -> tuple[str, dict] | None:
+        if parsed is None or isinstance(parsed, tuple):
+            return parsed
+        kind = next(k for k, cls in _KINDS.items() if isinstance(parsed, cls))
+        state = {k: v for k, v in parsed.__dict__.items() if k != "path"}
+        if kind == "yaml":
+            state["_lines"] = None
+        return kind, state
 
     def _read(self) -> dict[str, Entry]:
         if self.file is None or self.bodies is None:
@@ -61,48 +147,13 @@ class ParseCache:
             return {}
         if salt != self.salt:
             return {}
-        kept = {}
-        for key, entry in entries.items():
-            if entry.article is None or entry.article.body.digest in stored:
-                if entry.article is not None:
-                    entry.article.body.store = self.bodies
-                kept[key] = entry
-        return kept
-
-    def lookup(self, path: Path) -> Entry | None:
-        """The entry for an unchanged file, checked by stat and else by content hash."""
-        key = str(path)
-        entry = self.entries.get(key)
-        if entry is None:
-            return None
-        stat = path.stat()
-        if (entry.size, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-            return entry
-        if hashlib.sha1(path.read_bytes()).hexdigest() == entry.digest:
-            entry = Entry(
-                stat.st_size, stat.st_mtime_ns, entry.digest, entry.article, entry.problems
-            )
-            self.entries[key] = entry
-            self.changed = True
-            return entry
-        return None
-
-    def store(self, path: Path, article: Article | None, problems: list[Problem]) -> Entry:
-        data = path.read_bytes()
-        stat = path.stat()
-        entry = Entry(
-            stat.st_size, stat.st_mtime_ns, hashlib.sha1(data).hexdigest(), article, tuple(problems)
-        )
-        self.entries[str(path)] = entry
-        self.changed = True
-        if article is not None and self.bodies is not None:
-            body = article.body
-            self.new_bodies.append((body.digest, body.html, body.text))
-            body.store = self.bodies
-        return entry
-
-    def digest(self, path: Path) -> str:
-        return self.used[str(path)].digest
+        return {
+            key: entry
+            for key, entry in entries.items()
+            if not entry.parsed
+            or entry.parsed[0] != "article"
+            or entry.parsed[1]["body"].digest in stored
+        }
 
     def save(self) -> None:
         """Keep the entries of this build's files (deleted files drop out)."""
@@ -112,26 +163,11 @@ class ParseCache:
         if self.new_bodies and self.bodies is not None:
             self.bodies.put(self.new_bodies)  # bodies first: an entry never names a missing one
             self.new_bodies = []
+        stored = {
+            key: dataclasses.replace(entry, parsed=self._detach(entry.parsed))
+            for key, entry in self.used.items()
+        }
         handle, temporary = tempfile.mkstemp(dir=self.file.parent, prefix=f".{FILE}.")
         with os.fdopen(handle, "wb") as stream:
-            pickle.dump((self.salt, self.used), stream, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((self.salt, stored), stream, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, self.file)
-
-
-def load_cached(
-    path: Path, issue_id: str, config: Config, report: Report, cache: ParseCache | None
-):
-    """load_article through the cache: a hit replays the problems parsing reported."""
-    from bulletin.load.articles import images_missing, load_article
-
-    if cache is None:
-        return load_article(path, issue_id, config, report)
-    entry = cache.lookup(path)
-    if entry is None or (entry.article and images_missing(entry.article)):
-        own = Report()
-        article = load_article(path, issue_id, config, own)
-        entry = cache.store(path, article, own.problems)
-    for problem in entry.problems:
-        report.add(problem)
-    cache.used[str(path)] = entry
-    return entry.article

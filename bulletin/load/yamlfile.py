@@ -99,6 +99,12 @@ def key_line(path: Path, key: str) -> int | None:
     return next((n for n, line in enumerate(lines, 1) if pattern.match(line)), None)
 
 
+def read_yaml(path: Path, report: Report, what: str) -> YamlDoc | None:
+    """read_text + parse_yaml: a whole YAML file as a mapping, or None after reporting."""
+    text = read_text(path, report)
+    return parse_yaml(text, path, report, what=what) if text is not None else None
+
+
 def _key_lines(text: str) -> dict[tuple, int]:
     """Map every key path of a YAML document to its 0-based line number."""
     lines: dict[tuple, int] = {}
