@@ -1,27 +1,32 @@
 """build(): the one entry point that the CLI, the preview server and the publisher call.
 
-Load and validate everything first; then render every page; then write into a
-staging folder that replaces the output only when all of it succeeded.
+Load and validate everything first (through the parse cache); then render the pages
+whose inputs changed; the output writes only changed bytes, and puts them in place
+only when all of it succeeded.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
+
+from bulletin import __version__
 from bulletin.errors import BulletinError, Problem, Report, Severity
 from bulletin.load import load_bulletin
 from bulletin.model import Bulletin, Issue
 from bulletin.render import fonts
-from bulletin.render.pdf import PdfResult, pdf_job
+from bulletin.render.pdf import PdfResult, pdf_job, pdf_key
 from bulletin.render.pdfjobs import PdfCache, make_pdfs
-from bulletin.render.site import render_pages
-from bulletin.render.templates import make_environment
+from bulletin.render.site import common_context, digest, render_page, render_pages, site_pages
+from bulletin.render.templates import make_environment, template_digest
 from bulletin.render.theme import Theme, load_theme
 from bulletin.schedule import Visibility, visible_bulletin
-from bulletin.write.staging import Staging
+from bulletin.write.output import Output, manifest_path
 
 ProgressHook = Callable[[str, int, int], None]  # (issue id, done, total) as PDFs finish
 CACHE_DIR = ".bulletin-cache"  # inside the bulletin; deleting it never changes the output
@@ -33,7 +38,10 @@ _SOURCE_SUFFIXES = {".md", ".yaml", ".yml"}
 class BuildResult:
     output: Path | None
     bulletin: Bulletin
-    pages: list[str] = field(default_factory=list)
+    pages: list[str] = field(default_factory=list)  # every page of the site
+    rendered: int = 0  # pages rendered (their inputs changed)
+    written: list[str] = field(default_factory=list)  # files whose bytes changed
+    deleted: list[str] = field(default_factory=list)  # files whose sources went away
     pdfs: list[PdfResult] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
@@ -116,38 +124,90 @@ def _build(
     bulletin, theme = loaded.bulletin, loaded.theme
     env = make_environment(theme)
     result = BuildResult(output, bulletin, warnings=list(loaded.warnings))
-    with Staging(output) as staging:
-        for path, text in render_pages(bulletin, env, now=loaded.visibility.now, pdf=pdf):
-            staging.write_text(path, text)
-            result.pages.append(path)
+    cache = root / CACHE_DIR if use_cache else None
+    out = Output(output, manifest_path(cache, output) if cache else None)
+    try:
+        _write_pages(out, loaded, env, pdf, result)
         for name, source in theme.static_files().items():
-            staging.copy(f"assets/{name}", source)
+            out.copy(f"assets/{name}", source)
         for issue in bulletin.issues:
-            _copy_issue_files(issue, staging)
+            _copy_issue_files(issue, out)
         if pdf:
-            _refuse_tofu(bulletin, root)
-            jobs = [
-                (pdf_job(issue, bulletin, env, theme), staging.path_for(issue.pdf_url))
-                for issue in bulletin.issues
-            ]
-            cache = PdfCache(root / CACHE_DIR / "pdf") if use_cache else None
-            result.pdfs = make_pdfs(jobs, cache, progress)
-            result.warnings.extend(
-                Problem(
-                    f"PDF {pdf.issue_id}: {message}",
-                    root / "issues" / pdf.issue_id,
-                    severity=Severity.WARNING,
-                )
-                for pdf in result.pdfs
-                for message in pdf.warnings
-            )
+            _write_pdfs(out, loaded, env, cache, progress, result)
+    except BaseException:
+        out.discard()
+        raise
+    out.commit()
+    result.written, result.deleted = out.written, out.deleted
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _refuse_tofu(bulletin: Bulletin, root: Path) -> None:
+def _write_pages(
+    out: Output, loaded: Loaded, env: jinja2.Environment, pdf: bool, result: BuildResult
+) -> None:
+    """Render the pages whose inputs changed; the writer keeps the bytes that did not."""
+    bulletin, now = loaded.bulletin, loaded.visibility.now
+    salt = digest(__version__, bulletin.config, loaded.theme.settings, pdf)
+    common = common_context(bulletin, now, pdf)
+    for page in site_pages(bulletin, now=now):
+        result.pages.append(page.path)
+        template = template_digest(env, page.template) if page.template else None
+        key = digest(salt, page.path, template, page.inputs)
+        if not out.unchanged(page.path, key):
+            out.write(page.path, render_page(env, page, common).encode(), key)
+            result.rendered += 1
+
+
+def _write_pdfs(
+    out: Output,
+    loaded: Loaded,
+    env: jinja2.Environment,
+    cache: Path | None,
+    progress: ProgressHook | None,
+    result: BuildResult,
+) -> None:
+    """Each issue's PDF: kept when its inputs are unchanged, from the cache when
+    rendered before, else laid out (several at a time)."""
+    bulletin, theme = loaded.bulletin, loaded.theme
+    store = PdfCache(cache / "pdf") if cache else None
+    results: dict[str, PdfResult] = {}
+    todo = []
+    for issue in bulletin.issues:
+        key = pdf_key(issue, bulletin, env, theme)
+        known = store.record(key, issue.id) if store else None
+        if known and out.unchanged(issue.pdf_url, key):
+            results[issue.id] = known
+        elif store and (found := store.read(key, issue.id)):
+            data, results[issue.id] = found
+            out.write(issue.pdf_url, data, key)
+        else:
+            todo.append((issue, key))
+    if todo:
+        _refuse_tofu([issue for issue, _ in todo], bulletin.config.root)
+        with tempfile.TemporaryDirectory(prefix="bulletin-pdf-") as folder:
+            jobs = [
+                (pdf_job(issue, bulletin, env, theme, key), Path(folder) / f"{issue.id}.pdf")
+                for issue, key in todo
+            ]
+            for (job, target), made in zip(jobs, make_pdfs(jobs, store, progress), strict=True):
+                out.write(f"issues/{job.issue_id}/{job.issue_id}.pdf", target.read_bytes(), job.key)
+                results[job.issue_id] = made
+    result.pdfs = [results[issue.id] for issue in bulletin.issues]
+    result.warnings.extend(
+        Problem(
+            f"PDF {made.issue_id}: {message}",
+            loaded.bulletin.config.root / "issues" / made.issue_id,
+            severity=Severity.WARNING,
+        )
+        for made in result.pdfs
+        for message in made.warnings
+    )
+
+
+def _refuse_tofu(issues: list[Issue], root: Path) -> None:
     """A PDF must not print blank boxes: name each missing character and its articles."""
-    missing = fonts.tofu(bulletin)
+    missing = fonts.tofu(a for issue in issues for a in issue.articles)
     if missing:
         problems = [
             Problem(
@@ -161,12 +221,12 @@ def _refuse_tofu(bulletin: Bulletin, root: Path) -> None:
         raise BulletinError(problems, root)
 
 
-def _copy_issue_files(issue: Issue, staging: Staging) -> None:
+def _copy_issue_files(issue: Issue, out: Output) -> None:
     """Images and other files an issue's articles link to, beside its pages."""
     for source in sorted(issue.path.rglob("*")):
         if source.is_file() and _is_asset(source):
             relative = source.relative_to(issue.path).as_posix()
-            staging.copy(f"issues/{issue.id}/{relative}", source)
+            out.copy(f"issues/{issue.id}/{relative}", source)
 
 
 def _is_asset(path: Path) -> bool:

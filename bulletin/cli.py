@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bulletin import __version__, scaffold
 from bulletin import build as building
-from bulletin.errors import Problem, Report
+from bulletin.errors import BulletinError, Problem, Report, Severity
 from bulletin.load.config import load_config
 from bulletin.render import fonts as font_roles
 from bulletin.schedule import Visibility
@@ -122,13 +122,48 @@ def build(ctx, output, no_pdf, no_cache, now, drafts, future) -> None:
 def check(ctx, now) -> None:
     """Validate everything, drafts and future issues too, and render every page in
     memory; write nothing."""
+    from bulletin.publish.checks import publishing_problems
+
     root = project_root(ctx)
     result = building.check(root, _visibility(now, drafts=True, future=True))
-    _print_warnings(result.warnings, root)
+    problems = publishing_problems(root, result.bulletin, _visibility(now, False, False).now)
+    warnings = result.warnings + problems
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise BulletinError(warnings, root)
+    _print_warnings(warnings, root)
     bulletin = result.bulletin
     console.print(
         f"[green]ok[/]: {len(bulletin.issues)} issues, {len(bulletin.articles)} articles, "
-        f"{len(result.pages)} pages render; {len(result.warnings)} warning(s)"
+        f"{len(result.pages)} pages render; {len(warnings)} warning(s)"
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0: any free port.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the preview in a browser.")
+@click.option("--poll", is_flag=True, help="Poll for changes (file systems without events).")
+@click.option("--no-pdf", is_flag=True, help="Do not make issue PDFs in the preview.")
+@click.pass_context
+def serve(ctx, host, port, open_browser, poll, no_pdf) -> None:
+    """Preview the bulletin, drafts and scheduled issues included, rebuilding and
+    reloading the open pages on every save. Builds into a private folder, never site/."""
+    from bulletin.serve.server import serve as run  # starlette and uvicorn: only here
+
+    run(
+        project_root(ctx),
+        host=host,
+        port=port,
+        open_browser=open_browser,
+        poll=poll,
+        pdf=not no_pdf,
+        console=console,
     )
 
 
@@ -149,13 +184,88 @@ def fonts(ctx) -> None:
             font.file if font else "",
         )
     Console(highlight=False).print(table)
-    missing = font_roles.tofu(loaded.bulletin)
+    missing = font_roles.tofu(loaded.bulletin.articles)
     for char, articles in sorted(missing.items()):
         names = ", ".join(str(a.path.relative_to(root)) for a in articles)
         console.print(f"[red]no font covers {char!r} (U+{ord(char):04X})[/]: {names}")
     if missing:
         raise SystemExit(1)
     click.echo("every character of the content is covered by an installed font")
+
+
+def project_option(function):
+    """-C DIR after the command too (`bulletin publish -C DIR`), handy in crontabs."""
+    return click.option(
+        "-C",
+        "--project",
+        "subproject",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="The bulletin's folder (same as `bulletin -C DIR …`).",
+    )(function)
+
+
+@main.command()
+@project_option
+@now_option
+@click.pass_context
+def schedule(ctx, subproject, now) -> None:
+    """Show every issue with its publish time (local and UTC) and state, the next
+    publish time, and warnings about the schedule."""
+    from bulletin.publish.overview import overview
+    from bulletin.publish.times import distance, local, utc
+
+    root = subproject or project_root(ctx)
+    view = overview(root, _visibility(now, False, False).now)
+    table = Table("issue", "", "status", "publish time", "UTC", "state", "note")
+    colours = {"due": "yellow", "failed": "red", "published": "green", "publishing": "cyan"}
+    for row in view.rows:
+        at = (local(row.at, view.zone), utc(row.at)) if row.at else ("—", "—")
+        state = f"[{colours[row.state]}]{row.state}[/]" if row.state in colours else row.state
+        key = row.key if row.status else f"  └ {row.key}"
+        table.add_row(key, row.label, row.status, *at, state, row.note)
+    out = Console(highlight=False, width=None if console.is_terminal else 200)
+    out.print(table)
+    if view.next_due:
+        keys = ", ".join(view.next_keys)
+        out.print(
+            f"next: {local(view.next_due, view.zone)} ({utc(view.next_due)}), "
+            f"{distance(view.next_due, view.now)}: {keys}",
+            markup=False,
+        )
+    else:
+        out.print("next: nothing scheduled")
+    _print_warnings(view.problems, root)
+    if view.errors:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--watch", is_flag=True, help="Stay running: publish each issue at its time.")
+@click.option("-v", "--verbose", is_flag=True, help="Also say when nothing is due.")
+@project_option
+@now_option
+@click.pass_context
+def publish(ctx, watch, verbose, subproject, now) -> None:
+    """Publish what is due: build the site, deploy it, log it, e-mail new issues.
+
+    Quiet when nothing is due, so cron can run it every minute. With --watch it stays
+    running and publishes each issue at its time (--now then starts the clock there)."""
+    from bulletin.publish.publisher import publish as publish_due
+    from bulletin.publish.watch import watch_forever
+
+    root = subproject or project_root(ctx)
+    if watch:
+        watch_forever(root, now, lambda line: click.echo(line))
+        return
+    outcome = publish_due(root, now or datetime.now(UTC))
+    if outcome.idle and not verbose:
+        return
+    _print_warnings(outcome.warnings, root)
+    for line in outcome.lines():
+        click.echo(line, err=not outcome.ok and line.startswith(("failed", "e-mail stopped")))
+    if not outcome.ok:
+        raise SystemExit(1)
 
 
 @main.group()

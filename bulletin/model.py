@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -176,7 +177,11 @@ class Bulletin:
         return tuple(a for issue in self.issues for a in issue.articles)
 
     def issue_of(self, article: Article) -> Issue:
-        return next(i for i in self.issues if i.id == article.issue_id)
+        return self._issues_by_id[article.issue_id]
+
+    @cached_property
+    def _issues_by_id(self) -> dict[str, Issue]:
+        return {issue.id: issue for issue in self.issues}
 
     def by_year(self) -> dict[int, list[Issue]]:
         years: dict[int, list[Issue]] = defaultdict(list)

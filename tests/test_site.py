@@ -136,8 +136,11 @@ def test_tag_and_region_pages_list_their_articles(sample_site, sample):
 
 
 def test_search_index_covers_every_article(sample_site, sample):
-    script = (sample_site / "assets" / "search-index.js").read_text(encoding="utf-8")
-    assert script.startswith("window.BULLETIN_SEARCH=")
+    """One script a year, each adding its articles to window.BULLETIN_SEARCH."""
+    shards = sorted((sample_site / "assets" / "search").glob("*.js"))
+    assert [p.stem for p in shards] == sorted(str(year) for year in sample.by_year())
+    script = "".join(p.read_text(encoding="utf-8") for p in shards)
+    assert script.startswith("(window.BULLETIN_SEARCH = window.BULLETIN_SEARCH || []).push(")
     for article in sample.articles:
         assert article.title in script
         assert article.text.split("\n")[0] in script

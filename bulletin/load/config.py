@@ -36,6 +36,12 @@ def _base_url(value) -> str:
     return url.rstrip("/") + "/"
 
 
+def _mapping(value) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError("must be a mapping of `key: value` lines, indented below it")
+    return value
+
+
 FIELDS = {
     "title": Field(non_empty_text, required=True, hint="the bulletin's name, e.g. 科技情报参考"),
     "compiler": Field(non_empty_text, required=True, hint="the compiling unit (编辑单位)"),
@@ -56,8 +62,12 @@ FIELDS = {
     "copies": Field(positive_integer, hint="共印×份: the number of printed copies"),
     "allow_html": Field(boolean, hint="true lets raw HTML in Markdown through"),
     "recent_issues": Field(positive_integer),
+    # read by the publisher (bulletin/publish/settings.py), not by the build:
+    "deploy": Field(_mapping, hint="where `bulletin publish` puts the site (see the README)"),
+    "mail": Field(_mapping, hint="the SMTP server and recipients of the e-mail edition"),
 }
 _CLOSING = ("report_to", "send_to", "issue_to", "copies")
+_PUBLISHER = ("deploy", "mail")
 
 
 def load_config(root: Path, report: Report) -> Config | None:
@@ -77,4 +87,6 @@ def load_config(root: Path, report: Report) -> Config | None:
     if not {"title", "compiler", "base_url"} <= values.keys():
         return None
     closing = Closing(**{k: values.pop(k) for k in _CLOSING if k in values})
+    for key in _PUBLISHER:
+        values.pop(key, None)
     return Config(root=root.resolve(), closing=closing, **values)

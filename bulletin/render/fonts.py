@@ -89,10 +89,11 @@ def role_stacks(theme_settings: dict) -> dict[str, list[str]]:
     return {role: list(stack) for role, stack in fonts.items()}
 
 
-def tofu(bulletin) -> dict[str, list]:
-    """Characters no installed font covers, each with the articles that use it."""
+def tofu(articles) -> dict[str, list]:
+    """Characters no installed font covers, each with the articles (an iterable of
+    articles, or a whole Bulletin) that use it."""
     used: dict[str, list] = {}
-    for article in bulletin.articles:
+    for article in getattr(articles, "articles", articles):
         text = " ".join((article.title, article.subtitle, article.byline, article.text))
         for char in uncovered(text):
             used.setdefault(char, []).append(article)

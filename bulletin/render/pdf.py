@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from bulletin import __version__
 from bulletin.errors import BulletinError
 from bulletin.model import Bulletin, Issue
 from bulletin.render import cjk, fonts
-from bulletin.render.templates import render_template
+from bulletin.render.templates import render_template, template_digest
 from bulletin.render.theme import Theme
 
 PRINT_TEMPLATE = "print.html"
@@ -57,34 +58,63 @@ def print_html(issue: Issue, bulletin: Bulletin, env: jinja2.Environment) -> str
     return render_template(env, PRINT_TEMPLATE, context)
 
 
-def pdf_job(issue: Issue, bulletin: Bulletin, env: jinja2.Environment, theme: Theme) -> PdfJob:
+def pdf_job(
+    issue: Issue, bulletin: Bulletin, env: jinja2.Environment, theme: Theme, key: str | None = None
+) -> PdfJob:
+    html = print_html(issue, bulletin, env)
+    stylesheet = _stylesheet(theme)
+    return PdfJob(
+        issue.id,
+        html,
+        str(issue.path) + "/",
+        str(stylesheet),
+        key or pdf_key(issue, bulletin, env, theme),
+    )
+
+
+def pdf_key(issue: Issue, bulletin: Bulletin, env: jinja2.Environment, theme: Theme) -> str:
+    """Names a PDF by all it is made from, without rendering anything: the issue, the
+    config, the theme's print template and stylesheet, the images, the installed fonts
+    and the versions of the tools. Equal keys give byte-identical PDFs."""
+    digest = hashlib.sha1()
+    parts = (
+        __version__,
+        metadata.version("weasyprint"),
+        repr(issue),
+        repr(bulletin.config),
+        repr(theme.settings),
+        template_digest(env, PRINT_TEMPLATE),
+    )
+    for part in parts:
+        digest.update(part.encode() + b"\0")
+    digest.update(_stylesheet(theme).read_bytes())
+    for article in issue.articles:
+        for image in article.images:
+            path = article.path.parent / image
+            stat = path.stat() if path.is_file() else None
+            digest.update(f"{image}:{stat and (stat.st_size, stat.st_mtime_ns)}".encode())
+    digest.update(fonts_fingerprint().encode())
+    return digest.hexdigest()
+
+
+@cache
+def fonts_fingerprint() -> str:
+    """The installed fonts: a font installed or removed changes every PDF's key."""
+    digest = hashlib.sha1()
+    for font in sorted({f.file for f in fonts.installed_fonts()}):
+        stat = Path(font).stat()
+        digest.update(f"{font}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def _stylesheet(theme: Theme) -> Path:
     stylesheet = theme.find_static(PRINT_STYLESHEET)
     if stylesheet is None:
         raise BulletinError.single(
             f"the theme {theme.name!r} has no static/{PRINT_STYLESHEET}",
             hint="a theme needs a print stylesheet to make PDFs",
         )
-    html = print_html(issue, bulletin, env)
-    return PdfJob(
-        issue.id, html, str(issue.path) + "/", str(stylesheet), _key(issue, html, stylesheet)
-    )
-
-
-def _key(issue: Issue, html: str, stylesheet: Path) -> str:
-    """The HTML holds the content, the config and the theme's print settings; add the
-    stylesheet, the images, the installed fonts and the versions of the tools."""
-    digest = hashlib.sha256()
-    for part in (__version__, metadata.version("weasyprint"), html):
-        digest.update(part.encode())
-    digest.update(stylesheet.read_bytes())
-    for article in issue.articles:
-        for image in article.images:
-            path = article.path.parent / image
-            digest.update(path.read_bytes() if path.is_file() else b"missing")
-    for font in sorted({f.file for f in fonts.installed_fonts()}):
-        stat = Path(font).stat()
-        digest.update(f"{font}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()
+    return stylesheet
 
 
 class _Collect(logging.Handler):

@@ -44,6 +44,28 @@ class PdfCache:
         target.write_bytes(data)
         return PdfResult(job.issue_id, record["pages"], record["warnings"], cached=True)
 
+    def record(self, key: str, issue_id: str) -> PdfResult | None:
+        """What the cache knows of a PDF (pages, warnings), without reading it."""
+        try:
+            record = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+            return PdfResult(issue_id, record["pages"], record["warnings"], cached=True)
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def read(self, key: str, issue_id: str) -> tuple[bytes, PdfResult] | None:
+        """The PDF's bytes when the entry is whole (its hash checks out)."""
+        record = self.record(key, issue_id)
+        try:
+            data = (self.folder / f"{key}.pdf").read_bytes()
+            expected = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))[
+                "sha256"
+            ]
+        except (OSError, ValueError, KeyError):
+            return None
+        if record is None or hashlib.sha256(data).hexdigest() != expected:
+            return None
+        return data, record
+
     def store(self, job: PdfJob, result: PdfResult, rendered: Path) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         data = rendered.read_bytes()

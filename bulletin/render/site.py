@@ -1,16 +1,19 @@
-"""Which pages the site has, and what each one is given to render.
+"""Which pages the site has, what each is given to render, and what it depends on.
 
-`site_pages` is the whole plan: every output path with its template and context.
-Rendering and writing are separate, so `bulletin check` can render everything
+`site_pages` is the whole plan: every output path with its template, its context and
+its inputs, the digests of exactly what the page shows. The build skips a page whose
+inputs (with the templates it uses, the config and the tool's version) are as they
+were; rendering and writing are separate, so `bulletin check` can render everything
 in memory and write nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -18,8 +21,9 @@ from urllib.parse import quote
 import jinja2
 
 from bulletin import __version__
-from bulletin.model import Bulletin, Issue
+from bulletin.model import Article, Bulletin, Issue
 from bulletin.render.templates import render_template
+from bulletin.schedule import is_future
 
 _UNSAFE_NAME = re.compile(r"[\s/\\?#%*:|\"<>.]+")
 
@@ -27,9 +31,12 @@ _UNSAFE_NAME = re.compile(r"[\s/\\?#%*:|\"<>.]+")
 @dataclass(frozen=True)
 class Page:
     path: str  # from the site's root, e.g. issues/2024-01/index.html
-    template: str
-    context: dict[str, Any]
+    template: str | None  # None: `produce` makes the text (the search index)
+    context: dict[str, Any] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()  # digests of what the page shows
     in_sitemap: bool = True
+    absolute: bool = False  # links from the base URL (feed, sitemap)
+    produce: Callable[[], str] | None = None
 
 
 def term_path(kind: str, term: str) -> str:
@@ -37,34 +44,79 @@ def term_path(kind: str, term: str) -> str:
     return f"{kind}/{_UNSAFE_NAME.sub('-', term).strip('-') or 'term'}/index.html"
 
 
-def site_pages(bulletin: Bulletin, *, now: datetime) -> Iterator[Page]:
+def digest(*parts: object) -> str:
+    """A short stable name for what some model objects hold (their repr is complete)."""
+    return hashlib.sha1(repr(parts).encode()).hexdigest()
+
+
+class Digests:
+    """Digests of issues and articles, each computed once per build."""
+
+    def __init__(self, bulletin: Bulletin, now: datetime) -> None:
+        self.now = now
+        self.issues = {i.id: digest(i, is_future(i, now)) for i in bulletin.issues}
+        self.articles = {a.url: digest(a) for a in bulletin.articles}
+
+    def of_issues(self, issues) -> tuple[str, ...]:
+        return tuple(self.issues[i.id] for i in issues)
+
+    def of_articles(self, articles) -> tuple[str, ...]:
+        return tuple(self.articles[a.url] for a in articles)
+
+
+def site_pages(bulletin: Bulletin, *, now: datetime) -> list[Page]:
     config = bulletin.config
-    yield Page("index.html", "index.html", {"recent": bulletin.issues[: config.recent_issues]})
+    known = Digests(bulletin, now)
+    everything = known.of_issues(bulletin.issues)
+    recent = bulletin.issues[: config.recent_issues]
+    pages = [Page("index.html", "index.html", {"recent": recent}, known.of_issues(recent))]
     years = bulletin.by_year()
-    yield Page("archive/index.html", "archive.html", {"years": years})
+    pages.append(Page("archive/index.html", "archive.html", {"years": years}, everything))
     for year, issues in years.items():
-        yield Page(f"archive/{year}/index.html", "year.html", {"year": year, "issues": issues})
+        context = {"year": year, "issues": issues}
+        pages.append(
+            Page(f"archive/{year}/index.html", "year.html", context, known.of_issues(issues))
+        )
     for issue in bulletin.issues:
-        yield Page(issue.url, "issue.html", {"issue": issue})
+        inputs = known.of_issues([issue])
+        pages.append(Page(issue.url, "issue.html", {"issue": issue}, inputs))
         for article in issue.articles:
             previous, following = issue.neighbours(article)
             context = {"issue": issue, "article": article, "previous": previous, "next": following}
-            yield Page(article.url, "article.html", context)
+            pages.append(Page(article.url, "article.html", context, inputs))
     for kind, groups in (("tags", bulletin.by_tag()), ("regions", bulletin.by_region())):
-        yield Page(f"{kind}/index.html", f"{kind}.html", {"groups": groups})
+        counts = tuple((term, len(articles)) for term, articles in groups.items())
+        pages.append(
+            Page(f"{kind}/index.html", f"{kind}.html", {"groups": groups}, (digest(counts),))
+        )
         for term, articles in groups.items():
+            labels = tuple(bulletin.issue_of(a).label for a in articles)
+            inputs = (*known.of_articles(articles), digest(labels))
             context = {"kind": kind, "term": term, "articles": articles}
-            yield Page(term_path(kind, term), "term.html", context)
-    yield Page("search/index.html", "search.html", {})
-    yield Page("404.html", "404.html", {}, in_sitemap=False)
+            pages.append(Page(term_path(kind, term), "term.html", context, inputs))
+    shards = search_shards(bulletin, known)
+    pages.append(
+        Page(
+            "search/index.html",
+            "search.html",
+            {"shards": [s.path for s in shards]},
+            (digest(tuple(s.path for s in shards)),),
+        )
+    )
+    pages.extend(shards)
+    pages.append(Page("404.html", "404.html", in_sitemap=False))
+    feed = {"entries": feed_entries(bulletin), "updated": _feed_updated(bulletin, now)}
+    pages.append(Page("feed.xml", "feed.xml", feed, known.of_issues(recent), False, True))
+    listed = [p.path for p in pages if p.in_sitemap and p.path.endswith(".html")]
+    pages.append(
+        Page("sitemap.xml", "sitemap.xml", {"paths": listed}, (digest(listed),), False, True)
+    )
+    return pages
 
 
-def render_pages(
-    bulletin: Bulletin, env: jinja2.Environment, *, now: datetime, pdf: bool = True
-) -> Iterator[tuple[str, str]]:
-    """Every page and feed of the site as (path, text)."""
-    pages = list(site_pages(bulletin, now=now))
-    common = {
+def common_context(bulletin: Bulletin, now: datetime, pdf: bool) -> dict[str, Any]:
+    """What every template gets besides its own context."""
+    return {
         "site": bulletin.config,
         "bulletin": bulletin,
         "now": now,
@@ -73,15 +125,26 @@ def render_pages(
         "issue_of": bulletin.issue_of,
         "pdf": pdf,
     }
-    for page in pages:
-        context = {**common, **page.context, "root": _root(page.path), "page_path": page.path}
-        yield page.path, render_template(env, page.template, context)
-    absolute = {**common, "root": bulletin.config.base_url, "page_path": ""}
-    feed = {"entries": feed_entries(bulletin), "updated": _feed_updated(bulletin, now)}
-    yield "feed.xml", render_template(env, "feed.xml", {**absolute, **feed})
-    listed = [p.path for p in pages if p.in_sitemap]
-    yield "sitemap.xml", render_template(env, "sitemap.xml", {**absolute, "paths": listed})
-    yield "assets/search-index.js", search_index(bulletin)
+
+
+def render_page(env: jinja2.Environment, page: Page, common: dict[str, Any]) -> str:
+    if page.produce is not None:
+        return page.produce()
+    root = common["site"].base_url if page.absolute else _root(page.path)
+    context = {
+        **common,
+        **page.context,
+        "root": root,
+        "page_path": "" if page.absolute else page.path,
+    }
+    return render_template(env, page.template, context)
+
+
+def render_pages(bulletin: Bulletin, env: jinja2.Environment, *, now: datetime, pdf: bool = True):
+    """Every page, feed and index of the site as (path, text)."""
+    common = common_context(bulletin, now, pdf)
+    for page in site_pages(bulletin, now=now):
+        yield page.path, render_page(env, page, common)
 
 
 def _root(path: str) -> str:
@@ -96,20 +159,39 @@ def issue_time(issue: Issue, bulletin: Bulletin) -> datetime:
 def feed_entries(bulletin: Bulletin) -> list[dict[str, Any]]:
     entries = []
     for issue in bulletin.issues[: bulletin.config.recent_issues]:
+        out = issue_time(issue, bulletin)
         for article in issue.articles:
-            entries.append(
-                {"issue": issue, "article": article, "updated": issue_time(issue, bulletin)}
-            )
+            # an article held back by its own publish_at (embargo) is new when released
+            released = max(out, article.publish_at or out)
+            entries.append({"issue": issue, "article": article, "updated": released})
     return entries
 
 
 def _feed_updated(bulletin: Bulletin, now: datetime) -> datetime:
     times = [issue_time(i, bulletin) for i in bulletin.issues]
+    times += [a.publish_at for a in bulletin.articles if a.publish_at is not None]
     return max(times) if times else now
 
 
-def search_index(bulletin: Bulletin) -> str:
-    """The search data as a script (not JSON), so search also works from file://."""
+def search_shards(bulletin: Bulletin, known: Digests) -> list[Page]:
+    """The search data, one script a year (not JSON, so search also works from
+    file://); an edit rewrites only its year's shard."""
+    shards = []
+    for year, issues in bulletin.by_year().items():
+        articles = [a for issue in issues for a in issue.articles]
+        shards.append(
+            Page(
+                f"assets/search/{year}.js",
+                None,
+                inputs=known.of_articles(articles),
+                in_sitemap=False,
+                produce=lambda articles=articles: search_script(bulletin, articles),
+            )
+        )
+    return shards
+
+
+def search_script(bulletin: Bulletin, articles: list[Article]) -> str:
     records = [
         {
             "t": a.title,
@@ -119,7 +201,7 @@ def search_index(bulletin: Bulletin) -> str:
             "x": a.text,
             "g": list(a.tags),
         }
-        for a in bulletin.articles
+        for a in articles
     ]
     data = json.dumps(records, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    return f"window.BULLETIN_SEARCH={data};\n"
+    return f"(window.BULLETIN_SEARCH = window.BULLETIN_SEARCH || []).push(...{data});\n"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+import jinja2.meta
 import markupsafe
 
 from bulletin.errors import BulletinError, Problem
@@ -80,9 +83,39 @@ def zh_date(value: date | datetime, with_time: bool = False) -> str:
     return text
 
 
+def template_digest(env: jinja2.Environment, name: str) -> str:
+    """A digest of a template and of every template it extends, includes or imports,
+    so that a page is rendered again exactly when one of them changed."""
+    cache = env.__dict__.setdefault("bulletin_template_digests", {})
+    if name not in cache:
+        digest = hashlib.sha1()
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            with template_errors(env, current):
+                source, filename, _ = env.loader.get_source(env, current)  # type: ignore[union-attr]
+                parsed = env.parse(source, current, filename)
+            digest.update(f"{current}\0{filename}\0{source}\0".encode())
+            referenced = jinja2.meta.find_referenced_templates(parsed)
+            todo.extend(r for r in referenced if r is not None)
+        cache[name] = digest.hexdigest()
+    return cache[name]
+
+
 def render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
-    try:
+    with template_errors(env, name):
         return env.get_template(name).render(context)
+
+
+@contextlib.contextmanager
+def template_errors(env: jinja2.Environment, name: str):
+    """Turn Jinja's exceptions into problems that name the template file and line."""
+    try:
+        yield
     except jinja2.TemplateNotFound as exc:
         searched = ", ".join(str(p) for p in env.loader.searchpath)  # type: ignore[union-attr]
         raise BulletinError.single(
@@ -96,6 +129,8 @@ def render_template(env: jinja2.Environment, name: str, context: dict[str, Any])
             exc.lineno,
             hint="check the {% … %} and {{ … }} tags on and just before this line",
         ) from None
+    except BulletinError:
+        raise
     except Exception as exc:
         path, line = _template_frame(exc)
         raise BulletinError(

@@ -1,0 +1,221 @@
+"""The site folder, brought up to date in place.
+
+A build tells the output, page by page, the key of the page's inputs: a page whose
+key and file are as the last build left them is not rendered at all; a rendered
+page whose bytes did not change is not rewritten (its mtime stays, so an rsync deploy
+stays small); a changed page is written to a temporary file beside its place. Only
+when every page has rendered does `commit()` rename them in and delete the pages
+whose sources went away, so a failed build leaves the previous site as it was.
+
+What the last build wrote is remembered in a manifest kept in the bulletin's cache;
+without it, existing files are compared byte for byte, so the output is the same.
+The writer refuses to write one path twice and paths that escape the folder, and
+never takes over a non-empty folder that bulletin did not make.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bulletin.errors import BulletinError
+from bulletin.write.staging import MARKER
+
+TEMPORARY = ".bulletin-new"
+
+
+@dataclass(frozen=True)
+class Record:
+    key: str | None  # the inputs the file was made from; None: unknown
+    sha1: str | None
+    size: int
+    mtime_ns: int
+
+
+class Output:
+    def __init__(self, target: Path, manifest: Path | None) -> None:
+        self.target = target.resolve()
+        _refuse_foreign_folder(self.target)
+        clean_temporaries(self.target)
+        self.manifest = manifest
+        self.previous = self._read_manifest() or self._scan()
+        self.current: dict[str, Record] = {}
+        self.pending: list[tuple[str, Path, str, str]] = []  # path, temporary, key, sha1
+        self.written: list[str] = []
+        self.created: list[Path] = []  # folders this build made, outermost first
+
+    def claim(self, relative: str) -> Path:
+        """Where `relative` goes; each path may be claimed once, inside the folder."""
+        destination = (self.target / relative).resolve()
+        if not destination.is_relative_to(self.target) or destination == self.target:
+            raise BulletinError.single(f"refusing to write outside the output folder: {relative}")
+        if relative in self.current or any(p[0] == relative for p in self.pending):
+            raise BulletinError.single(
+                f"two pages want the same output path: {relative}",
+                hint="two articles or terms map to one URL; rename one of them",
+            )
+        return destination
+
+    def unchanged(self, relative: str, key: str) -> bool:
+        """True (and kept) when the file was made from the same inputs and is intact."""
+        record = self.previous.get(relative)
+        if record is None or record.key != key or not self._intact(relative, record):
+            return False
+        self.claim(relative)
+        self.current[relative] = record
+        return True
+
+    def write(self, relative: str, data: bytes, key: str) -> None:
+        destination = self.claim(relative)
+        sha1 = hashlib.sha1(data).hexdigest()
+        record = self.previous.get(relative)
+        if record is not None and self._same(relative, record, data, sha1):
+            self.current[relative] = Record(key, sha1, record.size, record.mtime_ns)
+            return
+        self._make_folder(destination.parent)
+        temporary = destination.with_name(destination.name + TEMPORARY)
+        temporary.write_bytes(data)
+        self.pending.append((relative, temporary, key, sha1))
+
+    def copy(self, relative: str, source: Path) -> None:
+        """A static file: skipped when its source is as it was last time."""
+        stat = source.stat()
+        key = f"file:{source}:{stat.st_size}:{stat.st_mtime_ns}"
+        if not self.unchanged(relative, key):
+            self.write(relative, source.read_bytes(), key)
+
+    def commit(self) -> None:
+        """Rename the changed pages in, delete what went away, remember what is there."""
+        self.target.mkdir(parents=True, exist_ok=True)
+        for relative, temporary, key, sha1 in self.pending:
+            destination = self.target / relative
+            os.replace(temporary, destination)
+            stat = destination.stat()
+            self.current[relative] = Record(key, sha1, stat.st_size, stat.st_mtime_ns)
+            self.written.append(relative)
+        for relative in self.previous.keys() - self.current.keys():
+            (self.target / relative).unlink(missing_ok=True)
+            _remove_empty_parents(self.target / relative, self.target)
+        marker = self.target / MARKER
+        if not marker.exists():
+            marker.write_text("made by bulletin; its pages are kept up to date by every build\n")
+        self._write_manifest()
+
+    def discard(self) -> None:
+        """Undo a failed build: its temporary files and the folders made for them go."""
+        for _relative, temporary, _key, _sha1 in self.pending:
+            temporary.unlink(missing_ok=True)
+        self.pending = []
+        for folder in reversed(self.created):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
+    def _make_folder(self, folder: Path) -> None:
+        missing = []
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for folder in reversed(missing):
+            folder.mkdir()
+            self.created.append(folder)
+
+    @property
+    def deleted(self) -> list[str]:
+        return sorted(self.previous.keys() - self.current.keys())
+
+    def _intact(self, relative: str, record: Record) -> bool:
+        try:
+            stat = (self.target / relative).stat()
+        except OSError:
+            return False
+        return (stat.st_size, stat.st_mtime_ns) == (record.size, record.mtime_ns)
+
+    def _same(self, relative: str, record: Record, data: bytes, sha1: str) -> bool:
+        if record.sha1 is not None:
+            return record.sha1 == sha1 and self._intact(relative, record)
+        try:  # no manifest: compare with the file itself
+            return (self.target / relative).read_bytes() == data
+        except OSError:
+            return False
+
+    def _scan(self) -> dict[str, Record]:
+        """Without a manifest, every file of a folder bulletin made counts as its own."""
+        records = {}
+        if (self.target / MARKER).exists():
+            for path in self.target.rglob("*"):
+                if path.is_file() and path.name != MARKER:
+                    stat = path.stat()
+                    relative = path.relative_to(self.target).as_posix()
+                    records[relative] = Record(None, None, stat.st_size, stat.st_mtime_ns)
+        return records
+
+    def _read_manifest(self) -> dict[str, Record] | None:
+        if self.manifest is None or not (self.target / MARKER).exists():
+            return None
+        try:
+            data = json.loads(self.manifest.read_text(encoding="utf-8"))
+            if data["target"] != str(self.target):
+                return None
+            return {path: Record(*fields) for path, fields in data["files"].items()}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _write_manifest(self) -> None:
+        if self.manifest is None:
+            return
+        data = {
+            "target": str(self.target),
+            "files": {p: [r.key, r.sha1, r.size, r.mtime_ns] for p, r in self.current.items()},
+        }
+        self.manifest.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.manifest.parent, prefix=".manifest.")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, ensure_ascii=False, separators=(",", ":"))
+        os.replace(temporary, self.manifest)
+        _prune_manifests(self.manifest.parent)
+
+
+def manifest_path(cache: Path, target: Path) -> Path:
+    """One manifest per output folder, named by the folder's path."""
+    name = hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:16]
+    return cache / "outputs" / f"{name}.json"
+
+
+def _prune_manifests(folder: Path) -> None:
+    """Forget output folders that are gone (a publisher builds each release afresh)."""
+    for manifest in folder.glob("*.json"):
+        try:
+            target = json.loads(manifest.read_text(encoding="utf-8"))["target"]
+        except (OSError, ValueError, KeyError, TypeError):
+            target = None
+        if not target or not Path(target).is_dir():
+            manifest.unlink(missing_ok=True)
+
+
+def _remove_empty_parents(path: Path, top: Path) -> None:
+    folder = path.parent
+    while folder != top and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+def _refuse_foreign_folder(target: Path) -> None:
+    """Never take over a folder that bulletin did not make (say, -o pointed at $HOME)."""
+    if target.is_file():
+        raise BulletinError.single(f"the output {target} is a file, not a folder")
+    if target.is_dir() and any(target.iterdir()) and not (target / MARKER).exists():
+        raise BulletinError.single(
+            f"refusing to replace {target}: it is not empty and was not made by bulletin",
+            hint="choose another output folder with -o, or empty this one",
+        )
+
+
+def clean_temporaries(target: Path) -> None:
+    """Remove temporary files a killed build left behind."""
+    if (target / MARKER).exists():
+        for path in target.rglob(f"*{TEMPORARY}"):
+            path.unlink(missing_ok=True)

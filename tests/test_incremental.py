@@ -1,0 +1,163 @@
+"""Incremental builds: a rebuild renders and rewrites exactly what changed, and the
+cache never changes the output."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bulletin.build import build
+from bulletin.schedule import Visibility
+
+NOW = Visibility(datetime(2024, 3, 1, 9, tzinfo=ZoneInfo("Asia/Shanghai")))
+
+
+def tree(folder):
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def mtimes(folder):
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def bulletin(folder):
+    folder.issue("2024-01", articles={"first": "第一篇文章", "second": "第二篇文章"})
+    folder.issue(
+        "2024-02",
+        articles={"third": "第三篇文章", "fourth": "第四篇文章"},
+        publish_at="2024-02-15 09:00",
+    )
+    return folder
+
+
+def rebuild(folder, out, **options):
+    options.setdefault("pdf", False)
+    return build(folder.root, out, NOW, **options)
+
+
+def test_a_rebuild_with_nothing_changed_renders_and_writes_nothing(bulletin, tmp_path):
+    out = tmp_path / "site"
+    first = rebuild(bulletin, out)
+    assert first.rendered == len(first.pages) and first.written
+    before = mtimes(out)
+    again = rebuild(bulletin, out)
+    assert (again.rendered, again.written, again.deleted) == (0, [], [])
+    assert mtimes(out) == before
+
+
+def test_editing_an_article_body_rewrites_only_its_page_the_feed_and_its_search_shard(
+    bulletin, tmp_path
+):
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    path = bulletin.root / "issues/2024-01/first.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n新增一段正文。\n", encoding="utf-8")
+    result = rebuild(bulletin, out)
+    assert sorted(result.written) == [
+        "assets/search/2024.js",
+        "feed.xml",
+        "issues/2024-01/first.html",
+    ]
+    assert "新增一段正文" in (out / "issues/2024-01/first.html").read_text(encoding="utf-8")
+
+
+def test_retitling_an_article_rewrites_every_page_that_shows_the_title(bulletin, tmp_path):
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    path = bulletin.root / "issues/2024-01/second.md"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("第二篇文章", "改过的标题", 1), encoding="utf-8"
+    )
+    result = rebuild(bulletin, out)
+    shows = {p for p, data in tree(out).items() if "改过的标题".encode() in data}
+    assert set(result.written) == shows | {"issues/2024-01/second.html"}
+    assert {
+        "issues/2024-01/index.html",
+        "issues/2024-01/first.html",
+        "tags/科技创新/index.html",
+        "regions/内蒙古/index.html",
+        "feed.xml",
+        "assets/search/2024.js",
+    } <= shows
+    assert "index.html" not in result.written  # the home page shows only the latest issue
+
+
+def test_a_deleted_article_takes_its_page_with_it(bulletin, tmp_path):
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    issue = bulletin.root / "issues/2024-02/issue.yaml"
+    issue.write_text(
+        issue.read_text(encoding="utf-8").replace("  - fourth\n", ""), encoding="utf-8"
+    )
+    (bulletin.root / "issues/2024-02/fourth.md").unlink()
+    result = rebuild(bulletin, out)
+    assert result.deleted == ["issues/2024-02/fourth.html"]
+    assert not (out / "issues/2024-02/fourth.html").exists()
+    assert "第四篇文章".encode() not in b"".join(tree(out).values())
+
+
+def test_a_template_change_renders_again_only_the_pages_that_use_it(bulletin, tmp_path):
+    out = tmp_path / "site"
+    first = rebuild(bulletin, out)
+    override = bulletin.root / "themes/default/templates/tags.html"
+    override.parent.mkdir(parents=True)
+    from bulletin.render.theme import builtin_themes_dir
+
+    source = (builtin_themes_dir() / "default/templates/tags.html").read_text(encoding="utf-8")
+    override.write_text(source.replace("<h1>专题</h1>", "<h1>全部专题</h1>"), encoding="utf-8")
+    result = rebuild(bulletin, out)
+    assert result.rendered == 1 and result.written == ["tags/index.html"]
+    assert len(first.pages) == len(result.pages)
+
+
+def test_the_output_is_the_same_with_and_without_the_cache(bulletin, tmp_path):
+    rebuild(bulletin, tmp_path / "warm-up")
+    path = bulletin.root / "issues/2024-01/first.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n改动。\n", encoding="utf-8")
+    rebuild(bulletin, tmp_path / "cached")
+    rebuild(bulletin, tmp_path / "uncached", use_cache=False)
+    assert tree(tmp_path / "cached") == tree(tmp_path / "uncached")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "delete"])
+@pytest.mark.parametrize("name", ["parsed.pickle", "bodies.sqlite", "manifest"])
+def test_a_damaged_cache_file_never_changes_the_output(bulletin, tmp_path, name, damage):
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    expected = tree(out)
+    cache = bulletin.root / ".bulletin-cache"
+    target = next((cache / "outputs").glob("*.json")) if name == "manifest" else cache / name
+    if damage == "truncate":
+        target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])
+    elif damage == "garbage":
+        target.write_bytes(b"not a cache file at all")
+    else:
+        target.unlink()
+    path = bulletin.root / "issues/2024-01/first.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n改动。\n", encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("\n改动。\n", ""), encoding="utf-8")
+    result = rebuild(bulletin, out)
+    assert tree(out) == expected
+    assert rebuild(bulletin, out).rendered == 0, "the cache is whole again"
+    assert result.pages
+
+
+def test_a_failed_rebuild_leaves_the_site_and_writes_no_temporary_files(bulletin, tmp_path, cli):
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    before = tree(out)
+    override = bulletin.root / "themes/default/templates/404.html"
+    override.parent.mkdir(parents=True)
+    override.write_text("{% extends 'base.html' %}{% block content %}{{ nope }}{% endblock %}")
+    path = bulletin.root / "issues/2024-01/first.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n新的一段。\n", encoding="utf-8")
+    result = cli("-C", bulletin.root, "build", "--no-pdf", "-o", out, "--now", "2024-03-01T09:00")
+    assert result.exit_code != 0 and "404.html" in result.output
+    assert tree(out) == before
