@@ -7,24 +7,28 @@ only when all of it succeeded.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
 
-from bulletin import __version__
+from bulletin import __version__, uptodate
 from bulletin.errors import BulletinError, Problem, Report, Severity
 from bulletin.load import load_bulletin
+from bulletin.load.bodies import FILE as BODIES
+from bulletin.load.bodies import BodyStore
 from bulletin.model import Bulletin, Issue
 from bulletin.render import fonts
-from bulletin.render.pdf import PdfResult, pdf_job, pdf_key
+from bulletin.render.pdf import PdfResult, fonts_fingerprint, pdf_job, pdf_key
 from bulletin.render.pdfjobs import PdfCache, make_pdfs
 from bulletin.render.site import common_context, digest, render_page, render_pages, site_pages
 from bulletin.render.templates import make_environment, template_digest
-from bulletin.render.theme import Theme, load_theme
+from bulletin.render.theme import Theme, builtin_themes_dir, load_theme
 from bulletin.schedule import Visibility, visible_bulletin
 from bulletin.write.output import Output, manifest_path
 
@@ -57,6 +61,7 @@ class Loaded:
     theme: Theme
     warnings: list[Problem]
     visibility: Visibility  # with `now` made time-zone aware
+    boundaries: tuple[datetime, ...]  # every publish time, where visibility changes
 
 
 def load(root: Path, visibility: Visibility, *, use_cache: bool = False) -> Loaded:
@@ -67,7 +72,11 @@ def load(root: Path, visibility: Visibility, *, use_cache: bool = False) -> Load
     report.raise_if_errors(root)
     assert bulletin is not None and theme is not None
     visibility = visibility.in_zone(bulletin.config.timezone)
-    return Loaded(visible_bulletin(bulletin, visibility), theme, report.warnings, visibility)
+    times = [i.publish_at for i in bulletin.issues] + [a.publish_at for a in bulletin.articles]
+    boundaries = tuple(sorted({t for t in times if t is not None}))
+    return Loaded(
+        visible_bulletin(bulletin, visibility), theme, report.warnings, visibility, boundaries
+    )
 
 
 def check(root: Path, visibility: Visibility) -> BuildResult:
@@ -120,12 +129,29 @@ def _build(
     use_cache: bool = True,
 ) -> BuildResult:
     started = time.perf_counter()
+    cache = root / CACHE_DIR if use_cache else None
+    manifest = manifest_path(cache, output) if cache else None
+    if manifest is not None:
+        options = (str(output.resolve()), pdf, visibility.drafts, visibility.future)
+        if pdf:
+            options += (fonts_fingerprint(),)
+        inputs, newest = uptodate.inputs_digest(_inputs(root), {output.resolve(), cache})
+        stamp = uptodate.read(manifest.with_suffix(".stamp"))
+        if stamp is not None:
+            now = (
+                visibility.now
+                if visibility.now.tzinfo
+                else visibility.in_zone(stamp.now.tzinfo).now
+            )
+            if uptodate.still_valid(stamp, inputs, options, now) and Output.intact(
+                output, manifest
+            ):
+                return _replay(stamp.result, cache, started)
     loaded = load(root, visibility, use_cache=use_cache)
     bulletin, theme = loaded.bulletin, loaded.theme
     env = make_environment(theme)
     result = BuildResult(output, bulletin, warnings=list(loaded.warnings))
-    cache = root / CACHE_DIR if use_cache else None
-    out = Output(output, manifest_path(cache, output) if cache else None)
+    out = Output(output, manifest)
     try:
         _write_pages(out, loaded, env, pdf, result)
         for name, source in theme.static_files().items():
@@ -139,6 +165,32 @@ def _build(
         raise
     out.commit()
     result.written, result.deleted = out.written, out.deleted
+    result.seconds = time.perf_counter() - started
+    if manifest is not None:
+        fields = {
+            "inputs": inputs,
+            "newest_input_ns": newest,
+            "options": options,
+            "now": loaded.visibility.now,
+            "boundaries": loaded.boundaries,
+            "result": result,
+        }
+        uptodate.write(manifest.with_suffix(".stamp"), fields)
+    return result
+
+
+def _inputs(root: Path) -> list[Path]:
+    """Every file a build reads: the config, the issues, the bulletin's themes and the
+    built-in ones."""
+    return [root / "bulletin.yaml", root / "issues", root / "themes", builtin_themes_dir()]
+
+
+def _replay(result: BuildResult, cache: Path, started: float) -> BuildResult:
+    """The last build's result, for a build that found everything up to date."""
+    store = BodyStore(cache / BODIES)
+    for article in result.bulletin.articles:
+        article.body.store = store
+    result.rendered, result.written, result.deleted = 0, [], []
     result.seconds = time.perf_counter() - started
     return result
 
@@ -223,10 +275,13 @@ def _refuse_tofu(issues: list[Issue], root: Path) -> None:
 
 def _copy_issue_files(issue: Issue, out: Output) -> None:
     """Images and other files an issue's articles link to, beside its pages."""
-    for source in sorted(issue.path.rglob("*")):
-        if source.is_file() and _is_asset(source):
-            relative = source.relative_to(issue.path).as_posix()
-            out.copy(f"issues/{issue.id}/{relative}", source)
+    for folder, subfolders, files in os.walk(issue.path):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in sorted(files):
+            source = Path(folder, name)
+            if _is_asset(source):
+                relative = source.relative_to(issue.path).as_posix()
+                out.copy(f"issues/{issue.id}/{relative}", source)
 
 
 def _is_asset(path: Path) -> bool:

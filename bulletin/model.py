@@ -157,7 +157,7 @@ class Issue:
     def neighbours(self, article: Article) -> tuple[Article | None, Article | None]:
         """The previous and next article within this issue."""
         articles = self.articles
-        index = articles.index(article)
+        index = next(i for i, a in enumerate(articles) if a is article)
         previous = articles[index - 1] if index > 0 else None
         following = articles[index + 1] if index + 1 < len(articles) else None
         return previous, following

@@ -3,6 +3,7 @@ cache never changes the output."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -161,3 +162,57 @@ def test_a_failed_rebuild_leaves_the_site_and_writes_no_temporary_files(bulletin
     result = cli("-C", bulletin.root, "build", "--no-pdf", "-o", out, "--now", "2024-03-01T09:00")
     assert result.exit_code != 0 and "404.html" in result.output
     assert tree(out) == before
+
+
+def age_inputs(folder, seconds=60):
+    """Make every input look older than the racy window, as files edited a while ago."""
+    past = datetime.now().timestamp() - seconds
+    for path in folder.root.rglob("*"):
+        if path.is_file() and ".bulletin-cache" not in path.parts:
+            os.utime(path, (past, past))
+
+
+def test_an_up_to_date_output_is_not_even_loaded(bulletin, tmp_path, monkeypatch):
+    out = tmp_path / "site"
+    age_inputs(bulletin)
+    first = rebuild(bulletin, out)
+    import bulletin.build as building
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("an up-to-date build loaded the bulletin")
+
+    monkeypatch.setattr(building, "load", no_loading)
+    again = rebuild(bulletin, out)
+    assert again.pages == first.pages and (again.rendered, again.written) == (0, [])
+    assert len(again.bulletin.articles) == 4
+    assert all(a.title in a.html for a in again.bulletin.articles), "bodies come from the store"
+
+
+def test_a_missing_output_file_is_made_again(bulletin, tmp_path):
+    out = tmp_path / "site"
+    age_inputs(bulletin)
+    rebuild(bulletin, out)
+    (out / "issues/2024-01/first.html").unlink()
+    result = rebuild(bulletin, out)
+    assert result.written == ["issues/2024-01/first.html"]
+
+
+def test_a_publish_time_between_two_builds_is_noticed(folder, tmp_path):
+    folder.issue("2024-01")
+    folder.issue(
+        "2024-02",
+        articles={"third": "第三篇文章"},
+        status="scheduled",
+        publish_at="2024-02-15 09:00",
+    )
+    age_inputs(folder)
+    out = tmp_path / "site"
+    zone = ZoneInfo("Asia/Shanghai")
+    before = build(
+        folder.root, out, Visibility(datetime(2024, 2, 15, 8, 59, tzinfo=zone)), pdf=False
+    )
+    assert "issues/2024-02/index.html" not in before.pages
+    after = build(folder.root, out, Visibility(datetime(2024, 2, 15, 9, 0, tzinfo=zone)), pdf=False)
+    assert "issues/2024-02/index.html" in after.written
+    back = build(folder.root, out, Visibility(datetime(2024, 2, 15, 8, 0, tzinfo=zone)), pdf=False)
+    assert back.deleted and not (out / "issues/2024-02/index.html").exists()

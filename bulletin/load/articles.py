@@ -20,7 +20,6 @@ from bulletin.load.fields import (
     text_list,
 )
 from bulletin.load.yamlfile import parse_yaml, read_text
-from bulletin.markdown import render
 from bulletin.model import Article, Config
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
@@ -80,6 +79,8 @@ def load_article(path: Path, issue_id: str, config: Config, report: Report) -> A
         return None
     slug = values.pop("slug", path.stem)
     body = source[match.end() :]
+    from bulletin.markdown import render  # markdown-it: only when a file really is parsed
+
     rendered = render(body, doc_id=slug, allow_html=config.allow_html)
     body_line = source[: match.end()].count("\n") + 1
     _check_images(path, body, body_line, rendered.images, report)

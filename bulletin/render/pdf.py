@@ -12,7 +12,6 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 
 import jinja2
@@ -76,6 +75,8 @@ def pdf_key(issue: Issue, bulletin: Bulletin, env: jinja2.Environment, theme: Th
     """Names a PDF by all it is made from, without rendering anything: the issue, the
     config, the theme's print template and stylesheet, the images, the installed fonts
     and the versions of the tools. Equal keys give byte-identical PDFs."""
+    from importlib import metadata  # slow to import, and only PDFs need it
+
     digest = hashlib.sha1()
     parts = (
         __version__,

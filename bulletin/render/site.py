@@ -50,18 +50,29 @@ def digest(*parts: object) -> str:
 
 
 class Digests:
-    """Digests of issues and articles, each computed once per build."""
+    """Digests of issues and articles, each computed once per build from their fields
+    (an article's rendered body by its own digest)."""
 
     def __init__(self, bulletin: Bulletin, now: datetime) -> None:
         self.now = now
-        self.issues = {i.id: digest(i, is_future(i, now)) for i in bulletin.issues}
-        self.articles = {a.url: digest(a) for a in bulletin.articles}
+        self.articles = {a.url: _article_digest(a) for a in bulletin.articles}
+        self.issues = {i.id: self._issue_digest(i) for i in bulletin.issues}
+
+    def _issue_digest(self, issue: Issue) -> str:
+        fields = {k: v for k, v in vars(issue).items() if k not in ("sections", "path")}
+        sections = tuple((s.title, self.of_articles(s.articles)) for s in issue.sections)
+        return digest(fields, sections, is_future(issue, self.now))
 
     def of_issues(self, issues) -> tuple[str, ...]:
         return tuple(self.issues[i.id] for i in issues)
 
     def of_articles(self, articles) -> tuple[str, ...]:
         return tuple(self.articles[a.url] for a in articles)
+
+
+def _article_digest(article: Article) -> str:
+    fields = {k: v for k, v in vars(article).items() if k not in ("path", "body")}
+    return digest(fields, article.body.digest)
 
 
 def site_pages(bulletin: Bulletin, *, now: datetime) -> list[Page]:

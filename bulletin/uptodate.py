@@ -1,0 +1,90 @@
+"""Is an output folder already what a build would make? Then the build is skipped whole.
+
+A build's result depends on its input files, its options, the tool's version and,
+through the schedule, on the clock only where a publish time lies between two
+builds. A stamp kept beside the output's manifest records all of these after a
+successful build; when none of them moved and the output files are as written, the
+next build returns the recorded result without loading anything. Input files are
+compared by path, size and modification time, like make and git; a file modified
+within two seconds of the stamp is not trusted (the "racy" case git guards against).
+The stamp is an optimisation only: a missing or damaged one means a full build.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import os
+import pickle
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bulletin import __version__
+
+RACY_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class Stamp:
+    inputs: str  # digest of every input file's path, size and mtime
+    newest_input_ns: int
+    options: tuple
+    now: datetime
+    boundaries: tuple[datetime, ...]  # publish times: visibility changes only there
+    written_ns: int
+    result: Any  # the BuildResult of that build
+
+
+def inputs_digest(roots: list[Path], skip: set[Path]) -> tuple[str, int]:
+    """Digest of path, size and mtime of every file below `roots` (folders in `skip`
+    and hidden entries left out), and the newest mtime among them."""
+    digest = hashlib.sha1(__version__.encode())
+    newest = 0
+    for root in roots:
+        if root.is_file():
+            stat = root.stat()
+            digest.update(f"{root}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            newest = max(newest, stat.st_mtime_ns)
+            continue
+        for folder, subfolders, files in os.walk(root):
+            subfolders[:] = sorted(
+                d for d in subfolders if not d.startswith(".") and Path(folder, d) not in skip
+            )
+            for name in sorted(files):
+                stat = os.stat(os.path.join(folder, name))
+                digest.update(f"{folder}/{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+                newest = max(newest, stat.st_mtime_ns)
+    return digest.hexdigest(), newest
+
+
+def read(path: Path) -> Stamp | None:
+    try:
+        with path.open("rb") as stream:
+            stamp = pickle.load(stream)
+    except Exception:  # missing, truncated, from another version
+        return None
+    return stamp if isinstance(stamp, Stamp) else None
+
+
+def still_valid(stamp: Stamp, inputs: str, options: tuple, now: datetime) -> bool:
+    """Same inputs (not modified too close to the stamp), options and schedule state."""
+    if stamp.inputs != inputs or stamp.options != options:
+        return False
+    if stamp.newest_input_ns > stamp.written_ns - RACY_SECONDS * 1_000_000_000:
+        return False
+    low, high = sorted((now, stamp.now))
+    # a publish time in (low, high] would have changed what is visible
+    return bisect.bisect_right(stamp.boundaries, low) == bisect.bisect_right(stamp.boundaries, high)
+
+
+def write(path: Path, stamp_fields: dict) -> None:
+    stamp = Stamp(written_ns=time.time_ns(), **stamp_fields)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".stamp.")
+    with os.fdopen(handle, "wb") as stream:
+        pickle.dump(stamp, stream, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(temporary, path)
