@@ -23,6 +23,7 @@ from bulletin.load import load_bulletin
 from bulletin.load.bodies import FILE as BODIES
 from bulletin.load.bodies import BodyStore
 from bulletin.model import Bulletin, Issue
+from bulletin.parallel import run_split
 from bulletin.render import fonts
 from bulletin.render.pdf import PdfResult, fonts_fingerprint, pdf_job, pdf_key
 from bulletin.render.pdfjobs import PdfCache, make_pdfs
@@ -34,6 +35,7 @@ from bulletin.write.output import Output, manifest_path
 
 ProgressHook = Callable[[str, int, int], None]  # (issue id, done, total) as PDFs finish
 CACHE_DIR = ".bulletin-cache"  # inside the bulletin; deleting it never changes the output
+PARALLEL_PAGES = 400  # fewer pages to render are not worth starting workers
 
 _SOURCE_SUFFIXES = {".md", ".yaml", ".yml"}
 
@@ -202,13 +204,23 @@ def _write_pages(
     bulletin, now = loaded.bulletin, loaded.visibility.now
     salt = digest(__version__, bulletin.config, loaded.theme.settings, pdf)
     common = common_context(bulletin, now, pdf)
+    todo = []
     for page in site_pages(bulletin, now=now):
         result.pages.append(page.path)
         template = template_digest(env, page.template) if page.template else None
         key = digest(salt, page.path, template, page.inputs)
         if not out.unchanged(page.path, key):
-            out.write(page.path, render_page(env, page, common).encode(), key)
-            result.rendered += 1
+            out.claim(page.path)
+            todo.append((page, key))
+
+    def render(share: list) -> list:
+        return [out.prepare(p.path, render_page(env, p, common).encode(), k) for p, k in share]
+
+    if todo:
+        out.begin()
+    for action in run_split(render, todo, minimum=PARALLEL_PAGES):
+        out.apply(action)
+    result.rendered = len(todo)
 
 
 def _write_pdfs(

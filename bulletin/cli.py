@@ -90,7 +90,9 @@ def build(ctx, output, no_pdf, no_cache, now, drafts, future) -> None:
     """Build the website and the PDF of every issue."""
     root = project_root(ctx)
     output = output or root / "site"
-    with Progress(
+    # started at the first PDF: its refresh thread would keep the build from forking
+    # its workers for the pages
+    progress = Progress(
         TextColumn("rendering PDFs"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -98,12 +100,15 @@ def build(ctx, output, no_pdf, no_cache, now, drafts, future) -> None:
         TimeElapsedColumn(),
         console=console,
         transient=True,
-    ) as progress:
-        task = progress.add_task("", total=None)
+    )
+    task = progress.add_task("", total=None)
 
-        def on_pdf(issue_id, done, total):
-            progress.update(task, completed=done, total=total, description=issue_id)
+    def on_pdf(issue_id, done, total):
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=done, total=total, description=issue_id)
 
+    try:
         result = building.build(
             root,
             output,
@@ -112,6 +117,8 @@ def build(ctx, output, no_pdf, no_cache, now, drafts, future) -> None:
             progress=on_pdf,
             use_cache=not no_cache,
         )
+    finally:
+        progress.stop()
     _print_warnings(result.warnings, root)
     _print_summary(result, root)
 
@@ -315,7 +322,10 @@ def _print_summary(result: building.BuildResult, root: Path) -> None:
     table = Table(title=f"{bulletin.config.title} → {result.output}", show_header=False)
     table.add_row("issues", str(len(bulletin.issues)))
     table.add_row("articles", str(len(bulletin.articles)))
-    table.add_row("pages", str(len(result.pages)))
+    table.add_row(
+        "pages",
+        f"{len(result.pages)} ({len(result.written)} written, {len(result.deleted)} deleted)",
+    )
     cached = sum(p.cached for p in result.pdfs)
     table.add_row("PDFs", f"{len(result.pdfs)} ({result.pdf_pages} pages, {cached} unchanged)")
     table.add_row("time", f"{result.seconds:.2f} s")

@@ -15,6 +15,7 @@ rebuilding thousands of Path objects was most of the time a warm load took.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import pickle
@@ -29,8 +30,10 @@ from bulletin.load.bodies import FILE as BODIES
 from bulletin.load.bodies import BodyStore
 from bulletin.load.yamlfile import YamlDoc, read_yaml
 from bulletin.model import Article, Config
+from bulletin.parallel import run_split
 
 FILE = "parsed.pickle"
+PARALLEL_FILES = 200  # fewer files to parse are not worth starting workers
 _KINDS: dict[str, type] = {"article": Article, "yaml": YamlDoc}
 
 
@@ -67,6 +70,19 @@ class ParseCache:
             entry = self._remember(path, load_article(path, issue_id, config, own), own)
         return self._use(path, entry, report)
 
+    def prefetch(self, paths: list[Path], config: Config) -> None:
+        """Parse ahead, on all cores, the files among `paths` that changed; the loader
+        then finds them here. A cold build of a large archive spends most of its time
+        rendering Markdown, and one file does not depend on another."""
+        missing = [path for path in paths if self._fresh(path) is None]
+        for path, article, body, problems, stat in run_split(
+            functools.partial(_parse, config=config), missing, minimum=PARALLEL_FILES
+        ):
+            if article is not None:  # bodies travel apart: a Body pickles as its digest
+                article.body._html, article.body._text = body
+            entry = self._remember(path, article, Report(list(problems)), stat)
+            self.entries[str(path)] = entry
+
     def yaml(self, path: Path, report: Report, what: str) -> YamlDoc | None:
         """A whole YAML file (issue.yaml) through the cache."""
         entry = self._fresh(path)
@@ -100,16 +116,16 @@ class ParseCache:
             entry = dataclasses.replace(entry, parsed=self._attach(entry.parsed, path))
         return entry
 
-    def _remember(self, path: Path, parsed, report: Report) -> Entry:
-        data = path.read_bytes()
-        stat = path.stat()
-        digest = hashlib.sha1(data).hexdigest()
+    def _remember(self, path: Path, parsed, report: Report, known=None) -> Entry:
+        """An entry for a file just parsed; `known` is (size, mtime_ns, digest) when the
+        parser already read them."""
+        size, mtime_ns, digest = known or _identity(path)
         self.changed = True
         if isinstance(parsed, Article) and self.bodies is not None:
             body = parsed.body
             self.new_bodies.append((body.digest, body.html, body.text))
             body.store = self.bodies
-        return Entry(stat.st_size, stat.st_mtime_ns, digest, parsed, tuple(report.problems))
+        return Entry(size, mtime_ns, digest, parsed, tuple(report.problems))
 
     def _use(self, path: Path, entry: Entry, report: Report):
         self.entries[str(path)] = self.used[str(path)] = entry
@@ -171,3 +187,24 @@ class ParseCache:
         with os.fdopen(handle, "wb") as stream:
             pickle.dump((self.salt, stored), stream, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, self.file)
+
+
+def _identity(path: Path) -> tuple[int, int, str]:
+    """Size, modification time and content hash of a file (stat first: a file saved
+    while it is read then looks changed next time, never the other way round)."""
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def _parse(paths: list[Path], config: Config) -> list[tuple]:
+    """Parse articles (in a worker process): each with its body's html and text."""
+    from bulletin.load.articles import load_article
+
+    parsed = []
+    for path in paths:
+        identity = _identity(path)
+        report = Report()
+        article = load_article(path, path.parent.name, config, report)
+        body = (article.body.html, article.body.text) if article else None
+        parsed.append((path, article, body, tuple(report.problems), identity))
+    return parsed

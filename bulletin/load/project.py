@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bulletin.errors import Report
@@ -17,17 +18,25 @@ def load_bulletin(root: Path, report: Report, cache_folder: Path | None = None) 
     config = load_config(root, report)
     if config is None:
         return None
-    cache = ParseCache(cache_folder, config) if cache_folder else None
+    cache = ParseCache(cache_folder, config)  # in memory only when there is no folder
+    folders = _issue_folders(config.issues_dir, report)
+    cache.prefetch(
+        [folder / name for folder in folders for name in _markdown_files(folder)], config
+    )
     issues = []
-    for folder in _issue_folders(config.issues_dir, report):
+    for folder in folders:
         issue = load_issue(folder, config, report, cache)
         if issue is not None:
             issues.append(issue)
     _check_numbering(issues, report)
     issues.sort(key=lambda i: i.sort_key, reverse=True)
-    if cache is not None and not report.errors:
+    if not report.errors:
         cache.save()
     return Bulletin(config=config, issues=tuple(issues))
+
+
+def _markdown_files(folder: Path) -> list[str]:
+    return sorted(e.name for e in os.scandir(folder) if e.name.endswith(".md") and e.is_file())
 
 
 def _issue_folders(issues_dir: Path, report: Report) -> list[Path]:

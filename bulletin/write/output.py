@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import posixpath
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ class Output:
     def __init__(self, target: Path, manifest: Path | None) -> None:
         self.target = target.resolve()
         self.root = str(self.target)
+        self.existed = self.target.exists()
         _refuse_foreign_folder(self.target)
         if (self.target / BUILDING).exists():  # a build was killed while writing
             clean_temporaries(self.target)
@@ -52,6 +54,7 @@ class Output:
         self.written: list[str] = []
         self.claimed: set[str] = set()
         self.created: list[Path] = []  # folders this build made, outermost first
+        self.folders: set[Path] = set()  # folders known to exist
 
     def claim(self, relative: str) -> Path:
         """Where `relative` goes; each path may be claimed once, inside the folder."""
@@ -76,18 +79,37 @@ class Output:
         return True
 
     def write(self, relative: str, data: bytes, key: str) -> None:
-        destination = self.claim(relative)
+        self.claim(relative)
+        if not self.pending:
+            self.begin()
+        self.apply(self.prepare(relative, data, key))
+
+    def prepare(self, relative: str, data: bytes, key: str) -> tuple:
+        """The part of writing a claimed page that may run in a worker process: keep
+        the file when its bytes are the same, else write a temporary file beside it."""
         sha1 = hashlib.sha1(data).hexdigest()
         record = self.previous.get(relative)
         if record is not None and self._same(relative, record, data, sha1):
-            self.current[relative] = Record(key, sha1, record.size, record.mtime_ns)
-            return
-        self._make_folder(destination.parent)
-        if not self.pending:
-            (self.target / BUILDING).touch()
+            return ("same", relative, key, sha1, record.size, record.mtime_ns, [])
+        destination = self.target / relative
+        created = self._make_folder(destination.parent)
         temporary = destination.with_name(destination.name + TEMPORARY)
         temporary.write_bytes(data)
-        self.pending.append((relative, temporary, key, sha1))
+        return ("new", relative, key, sha1, temporary, 0, created)
+
+    def begin(self) -> None:
+        """Mark the folder as being written, so that temporary files of a build that is
+        killed now are found and removed by the next one."""
+        self._make_folder(self.target)
+        (self.target / BUILDING).touch()
+
+    def apply(self, action: tuple) -> None:
+        kind, relative, key, sha1, where, mtime_ns, created = action
+        self.created.extend(created)
+        if kind == "same":
+            self.current[relative] = Record(key, sha1, where, mtime_ns)
+        else:
+            self.pending.append((relative, where, key, sha1))
 
     def copy(self, relative: str, source: Path) -> None:
         """A static file: skipped when its source is as it was last time."""
@@ -115,23 +137,34 @@ class Output:
         self._write_manifest()
 
     def discard(self) -> None:
-        """Undo a failed build: its temporary files and the folders made for them go."""
-        for _relative, temporary, _key, _sha1 in self.pending:
-            temporary.unlink(missing_ok=True)
+        """Undo a failed build: its temporary files (also those of pages prepared but
+        not yet handed back) and the folders made for them go."""
         self.pending = []
-        (self.target / BUILDING).unlink(missing_ok=True)
-        for folder in reversed(self.created):
+        if not self.existed:
+            shutil.rmtree(self.target, ignore_errors=True)
+            return
+        if (self.target / BUILDING).exists():
+            clean_temporaries(self.target)
+            (self.target / BUILDING).unlink(missing_ok=True)
+        for folder in sorted(self.created, key=lambda p: len(p.parts), reverse=True):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
 
-    def _make_folder(self, folder: Path) -> None:
+    def _make_folder(self, folder: Path) -> list[Path]:
+        """Make a folder and its missing parents; returns those made, outermost first."""
+        if folder in self.folders:
+            return []
         missing = []
         while not folder.exists():
             missing.append(folder)
             folder = folder.parent
+        made = []
         for folder in reversed(missing):
-            folder.mkdir()
-            self.created.append(folder)
+            folder.mkdir(exist_ok=True)  # a worker may make it at the same moment
+            made.append(folder)
+            self.folders.add(folder)
+        self.folders.add(folder)
+        return made
 
     @staticmethod
     def intact(target: Path, manifest: Path) -> bool:
@@ -247,7 +280,7 @@ def _refuse_foreign_folder(target: Path) -> None:
 
 
 def clean_temporaries(target: Path) -> None:
-    """Remove temporary files a killed build left behind."""
-    if (target / MARKER).exists():
+    """Remove temporary files a killed or failed build left behind."""
+    if target.is_dir():
         for path in target.rglob(f"*{TEMPORARY}"):
             path.unlink(missing_ok=True)
