@@ -1,8 +1,11 @@
-"""build(): the one entry point that the CLI, the preview server and the publisher call.
+"""Building a bulletin: the one entry point that the CLI, the preview server and the
+publisher call.
 
 Load and validate everything first (through the parse cache); then render the pages
 whose inputs changed; the output writes only changed bytes, and puts them in place
-only when all of it succeeded.
+only when all of it succeeded. `build()` and `check()` serve one-off commands; a
+`Builder` builds the same bulletin again and again (the preview server keeps one)
+and keeps in memory what does not change between builds.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from bulletin.errors import BulletinError, Problem, Report, Severity
 from bulletin.load import load_bulletin
 from bulletin.load.bodies import FILE as BODIES
 from bulletin.load.bodies import BodyStore
+from bulletin.load.parsecache import ParseCache
 from bulletin.model import Bulletin, Issue
 from bulletin.parallel import run_split
 from bulletin.render import fonts
@@ -68,41 +72,7 @@ class Loaded:
 
 def load(root: Path, visibility: Visibility, *, use_cache: bool = False) -> Loaded:
     """Everything a build needs, validated; raises BulletinError with all problems."""
-    report = Report()
-    bulletin = load_bulletin(root, report, root / CACHE_DIR if use_cache else None)
-    theme = load_theme(bulletin.config, report) if bulletin else None
-    report.raise_if_errors(root)
-    assert bulletin is not None and theme is not None
-    visibility = visibility.in_zone(bulletin.config.timezone)
-    times = [i.publish_at for i in bulletin.issues] + [a.publish_at for a in bulletin.articles]
-    boundaries = tuple(sorted({t for t in times if t is not None}))
-    return Loaded(
-        visible_bulletin(bulletin, visibility), theme, report.warnings, visibility, boundaries
-    )
-
-
-def check(root: Path, visibility: Visibility) -> BuildResult:
-    try:
-        return _check(root, visibility)
-    except BulletinError as exc:
-        raise exc.relative_to(root) from None
-
-
-def _check(root: Path, visibility: Visibility) -> BuildResult:
-    """Validate everything and render every page in memory; write nothing."""
-    started = time.perf_counter()
-    loaded = load(root, visibility)
-    env = make_environment(loaded.theme)
-    pages = [
-        path for path, _ in render_pages(loaded.bulletin, env, now=loaded.visibility.now, pdf=False)
-    ]
-    return BuildResult(
-        None,
-        loaded.bulletin,
-        pages,
-        warnings=loaded.warnings,
-        seconds=time.perf_counter() - started,
-    )
+    return Builder(root, use_cache=use_cache).load(visibility)
 
 
 def build(
@@ -114,159 +84,258 @@ def build(
     progress: ProgressHook | None = None,
     use_cache: bool = True,
 ) -> BuildResult:
-    """Build the site (and PDFs) into `output`, which is replaced only on success."""
-    try:
-        return _build(root, output, visibility, pdf=pdf, progress=progress, use_cache=use_cache)
-    except BulletinError as exc:
-        raise exc.relative_to(root) from None
+    """Build the site (and PDFs) into `output`, which changes only on success."""
+    return Builder(root, use_cache=use_cache).build(output, visibility, pdf=pdf, progress=progress)
 
 
-def _build(
-    root: Path,
-    output: Path,
-    visibility: Visibility,
-    *,
-    pdf: bool = True,
-    progress: ProgressHook | None = None,
-    use_cache: bool = True,
-) -> BuildResult:
-    started = time.perf_counter()
-    cache = root / CACHE_DIR if use_cache else None
-    manifest = manifest_path(cache, output) if cache else None
-    if manifest is not None:
-        options = (str(output.resolve()), pdf, visibility.drafts, visibility.future)
+def check(root: Path, visibility: Visibility) -> BuildResult:
+    """Validate everything and render every page in memory; write nothing."""
+    return Builder(root, use_cache=False).check(visibility)
+
+
+class Builder:
+    """Builds one bulletin, again and again if asked, keeping the parse cache and the
+    Jinja environment (with its compiled templates) in memory between builds."""
+
+    def __init__(self, root: Path, *, use_cache: bool = True) -> None:
+        self.root = root
+        self.cache = root / CACHE_DIR if use_cache else None
+        self.parse_cache = ParseCache(self.cache)
+        self._environment: tuple[object, jinja2.Environment] | None = None
+
+    def load(self, visibility: Visibility) -> Loaded:
+        report = Report()
+        bulletin = load_bulletin(self.root, report, self.parse_cache)
+        theme = load_theme(bulletin.config, report) if bulletin else None
+        report.raise_if_errors(self.root)
+        assert bulletin is not None and theme is not None
+        visibility = visibility.in_zone(bulletin.config.timezone)
+        times = [i.publish_at for i in bulletin.issues] + [a.publish_at for a in bulletin.articles]
+        boundaries = tuple(sorted({t for t in times if t is not None}))
+        visible = visible_bulletin(bulletin, visibility)
+        return Loaded(visible, theme, report.warnings, visibility, boundaries)
+
+    def environment(self, theme: Theme) -> jinja2.Environment:
+        """One Jinja environment per theme; Jinja itself notices edited templates."""
+        key = (theme.folders, repr(theme.settings))
+        if self._environment is None or self._environment[0] != key:
+            self._environment = (key, make_environment(theme))
+        env = self._environment[1]
+        env.__dict__.pop("bulletin_template_digests", None)  # templates may have changed
+        return env
+
+    def check(self, visibility: Visibility) -> BuildResult:
+        started = time.perf_counter()
+        with self._reported():
+            loaded = self.load(visibility)
+            env = self.environment(loaded.theme)
+            now = loaded.visibility.now
+            pages = [path for path, _ in render_pages(loaded.bulletin, env, now=now, pdf=False)]
+        return BuildResult(
+            None,
+            loaded.bulletin,
+            pages,
+            warnings=loaded.warnings,
+            seconds=time.perf_counter() - started,
+        )
+
+    def build(
+        self,
+        output: Path,
+        visibility: Visibility,
+        *,
+        pdf: bool = True,
+        pdf_links: bool | None = None,
+        progress: ProgressHook | None = None,
+    ) -> BuildResult:
+        """Build into `output`. `pdf_links` (default: `pdf`) says whether pages link
+        the issue PDFs, for a caller that makes them itself (the preview)."""
+        links = pdf if pdf_links is None else pdf_links
+        with self._reported():
+            return self._build(output, visibility, pdf, links, progress)
+
+    def issue_pdf(self, issue_id: str, target: Path, visibility: Visibility) -> PdfResult | None:
+        """One issue's PDF, written to `target`, through the PDF cache; None when the
+        issue is not visible. The preview makes the PDF of the issue being edited."""
+        with self._reported():
+            loaded = self.load(visibility)
+            issue = next((i for i in loaded.bulletin.issues if i.id == issue_id), None)
+            if issue is None:
+                return None
+            env = self.environment(loaded.theme)
+            key = pdf_key(issue, loaded.bulletin, env, loaded.theme)
+            store = PdfCache(self.cache / "pdf") if self.cache else None
+            found = store.read(key, issue.id) if store else None
+            if found:
+                target.write_bytes(found[0])
+                return found[1]
+            _refuse_tofu([issue], self.root)
+            job = pdf_job(issue, loaded.bulletin, env, loaded.theme, key)
+            return make_pdfs([(job, target)], store)[0]
+
+    def _reported(self):
+        return _RelativeProblems(self.root)
+
+    def _build(
+        self,
+        output: Path,
+        visibility: Visibility,
+        pdf: bool,
+        links: bool,
+        progress: ProgressHook | None,
+    ) -> BuildResult:
+        started = time.perf_counter()
+        manifest = manifest_path(self.cache, output) if self.cache else None
+        options = (str(output.resolve()), pdf, links, visibility.drafts, visibility.future)
         if pdf:
             options += (fonts_fingerprint(),)
-        inputs, newest = uptodate.inputs_digest(_inputs(root), {output.resolve(), cache})
-        stamp = uptodate.read(manifest.with_suffix(".stamp"))
-        if stamp is not None:
-            now = (
-                visibility.now
-                if visibility.now.tzinfo
-                else visibility.in_zone(stamp.now.tzinfo).now
+        if manifest is not None:
+            inputs, newest = uptodate.inputs_digest(
+                _inputs(self.root), {output.resolve(), self.cache}
             )
-            if uptodate.still_valid(stamp, inputs, options, now) and Output.intact(
-                output, manifest
-            ):
-                return _replay(stamp.result, cache, started)
-    loaded = load(root, visibility, use_cache=use_cache)
-    bulletin, theme = loaded.bulletin, loaded.theme
-    env = make_environment(theme)
-    result = BuildResult(output, bulletin, warnings=list(loaded.warnings))
-    out = Output(output, manifest)
-    try:
-        _write_pages(out, loaded, env, pdf, result)
-        for name, source in theme.static_files().items():
-            out.copy(f"assets/{name}", source)
+            replayed = self._replay(manifest, inputs, options, visibility, output)
+            if replayed is not None:
+                replayed.seconds = time.perf_counter() - started
+                return replayed
+        loaded = self.load(visibility)
+        env = self.environment(loaded.theme)
+        result = BuildResult(output, loaded.bulletin, warnings=list(loaded.warnings))
+        out = Output(output, manifest)
+        try:
+            self._write_pages(out, loaded, env, links, result)
+            for name, source in loaded.theme.static_files().items():
+                out.copy(f"assets/{name}", source)
+            for issue in loaded.bulletin.issues:
+                _copy_issue_files(issue, out)
+            if pdf:
+                self._write_pdfs(out, loaded, env, progress, result)
+        except BaseException:
+            out.discard()
+            raise
+        out.commit()
+        result.written, result.deleted = out.written, out.deleted
+        result.seconds = time.perf_counter() - started
+        if manifest is not None:
+            stamp = {
+                "inputs": inputs,
+                "newest_input_ns": newest,
+                "options": options,
+                "now": loaded.visibility.now,
+                "boundaries": loaded.boundaries,
+                "result": result,
+            }
+            uptodate.write(manifest.with_suffix(".stamp"), stamp)
+        return result
+
+    def _replay(self, manifest, inputs, options, visibility, output) -> BuildResult | None:
+        """The last build's result, when nothing it depended on has moved since."""
+        stamp = uptodate.read(manifest.with_suffix(".stamp"))
+        if stamp is None:
+            return None
+        now = visibility.now if visibility.now.tzinfo else visibility.in_zone(stamp.now.tzinfo).now
+        if not uptodate.still_valid(stamp, inputs, options, now) or not Output.intact(
+            output, manifest
+        ):
+            return None
+        result = stamp.result
+        store = BodyStore(self.cache / BODIES)
+        for article in result.bulletin.articles:
+            article.body.store = store
+        result.rendered, result.written, result.deleted = 0, [], []
+        return result
+
+    def _write_pages(
+        self, out: Output, loaded: Loaded, env: jinja2.Environment, links: bool, result: BuildResult
+    ) -> None:
+        """Render the pages whose inputs changed (on all cores when there are many);
+        the writer keeps the bytes that did not change."""
+        bulletin, now = loaded.bulletin, loaded.visibility.now
+        salt = digest(__version__, bulletin.config, loaded.theme.settings, links)
+        common = common_context(bulletin, now, links)
+        todo = []
+        for page in site_pages(bulletin, now=now):
+            result.pages.append(page.path)
+            template = template_digest(env, page.template) if page.template else None
+            key = digest(salt, page.path, template, page.inputs)
+            if not out.unchanged(page.path, key):
+                out.claim(page.path)
+                todo.append((page, key))
+
+        def render(share: list) -> list:
+            return [out.prepare(p.path, render_page(env, p, common).encode(), k) for p, k in share]
+
+        if todo:
+            out.begin()
+        for action in run_split(render, todo, minimum=PARALLEL_PAGES):
+            out.apply(action)
+        result.rendered = len(todo)
+
+    def _write_pdfs(
+        self,
+        out: Output,
+        loaded: Loaded,
+        env: jinja2.Environment,
+        progress: ProgressHook | None,
+        result: BuildResult,
+    ) -> None:
+        """Each issue's PDF: kept when its inputs are unchanged, from the cache when
+        rendered before, else laid out (several at a time)."""
+        bulletin, theme = loaded.bulletin, loaded.theme
+        store = PdfCache(self.cache / "pdf") if self.cache else None
+        results: dict[str, PdfResult] = {}
+        todo = []
         for issue in bulletin.issues:
-            _copy_issue_files(issue, out)
-        if pdf:
-            _write_pdfs(out, loaded, env, cache, progress, result)
-    except BaseException:
-        out.discard()
-        raise
-    out.commit()
-    result.written, result.deleted = out.written, out.deleted
-    result.seconds = time.perf_counter() - started
-    if manifest is not None:
-        fields = {
-            "inputs": inputs,
-            "newest_input_ns": newest,
-            "options": options,
-            "now": loaded.visibility.now,
-            "boundaries": loaded.boundaries,
-            "result": result,
-        }
-        uptodate.write(manifest.with_suffix(".stamp"), fields)
-    return result
+            key = pdf_key(issue, bulletin, env, theme)
+            known = store.record(key, issue.id) if store else None
+            if known and out.unchanged(issue.pdf_url, key):
+                results[issue.id] = known
+            elif store and (found := store.read(key, issue.id)):
+                data, results[issue.id] = found
+                out.write(issue.pdf_url, data, key)
+            else:
+                todo.append((issue, key))
+        if todo:
+            _refuse_tofu([issue for issue, _ in todo], self.root)
+            with tempfile.TemporaryDirectory(prefix="bulletin-pdf-") as folder:
+                jobs = [
+                    (pdf_job(issue, bulletin, env, theme, key), Path(folder) / f"{issue.id}.pdf")
+                    for issue, key in todo
+                ]
+                for (job, target), made in zip(jobs, make_pdfs(jobs, store, progress), strict=True):
+                    out.write(
+                        f"issues/{job.issue_id}/{job.issue_id}.pdf", target.read_bytes(), job.key
+                    )
+                    results[job.issue_id] = made
+        result.pdfs = [results[issue.id] for issue in bulletin.issues]
+        result.warnings.extend(
+            Problem(
+                f"PDF {made.issue_id}: {message}",
+                self.root / "issues" / made.issue_id,
+                severity=Severity.WARNING,
+            )
+            for made in result.pdfs
+            for message in made.warnings
+        )
+
+
+class _RelativeProblems:
+    """Problems raised inside a build name files relative to the bulletin's folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if isinstance(error, BulletinError) and error.root is None:
+            raise error.relative_to(self.root) from None
 
 
 def _inputs(root: Path) -> list[Path]:
     """Every file a build reads: the config, the issues, the bulletin's themes and the
     built-in ones."""
     return [root / "bulletin.yaml", root / "issues", root / "themes", builtin_themes_dir()]
-
-
-def _replay(result: BuildResult, cache: Path, started: float) -> BuildResult:
-    """The last build's result, for a build that found everything up to date."""
-    store = BodyStore(cache / BODIES)
-    for article in result.bulletin.articles:
-        article.body.store = store
-    result.rendered, result.written, result.deleted = 0, [], []
-    result.seconds = time.perf_counter() - started
-    return result
-
-
-def _write_pages(
-    out: Output, loaded: Loaded, env: jinja2.Environment, pdf: bool, result: BuildResult
-) -> None:
-    """Render the pages whose inputs changed; the writer keeps the bytes that did not."""
-    bulletin, now = loaded.bulletin, loaded.visibility.now
-    salt = digest(__version__, bulletin.config, loaded.theme.settings, pdf)
-    common = common_context(bulletin, now, pdf)
-    todo = []
-    for page in site_pages(bulletin, now=now):
-        result.pages.append(page.path)
-        template = template_digest(env, page.template) if page.template else None
-        key = digest(salt, page.path, template, page.inputs)
-        if not out.unchanged(page.path, key):
-            out.claim(page.path)
-            todo.append((page, key))
-
-    def render(share: list) -> list:
-        return [out.prepare(p.path, render_page(env, p, common).encode(), k) for p, k in share]
-
-    if todo:
-        out.begin()
-    for action in run_split(render, todo, minimum=PARALLEL_PAGES):
-        out.apply(action)
-    result.rendered = len(todo)
-
-
-def _write_pdfs(
-    out: Output,
-    loaded: Loaded,
-    env: jinja2.Environment,
-    cache: Path | None,
-    progress: ProgressHook | None,
-    result: BuildResult,
-) -> None:
-    """Each issue's PDF: kept when its inputs are unchanged, from the cache when
-    rendered before, else laid out (several at a time)."""
-    bulletin, theme = loaded.bulletin, loaded.theme
-    store = PdfCache(cache / "pdf") if cache else None
-    results: dict[str, PdfResult] = {}
-    todo = []
-    for issue in bulletin.issues:
-        key = pdf_key(issue, bulletin, env, theme)
-        known = store.record(key, issue.id) if store else None
-        if known and out.unchanged(issue.pdf_url, key):
-            results[issue.id] = known
-        elif store and (found := store.read(key, issue.id)):
-            data, results[issue.id] = found
-            out.write(issue.pdf_url, data, key)
-        else:
-            todo.append((issue, key))
-    if todo:
-        _refuse_tofu([issue for issue, _ in todo], bulletin.config.root)
-        with tempfile.TemporaryDirectory(prefix="bulletin-pdf-") as folder:
-            jobs = [
-                (pdf_job(issue, bulletin, env, theme, key), Path(folder) / f"{issue.id}.pdf")
-                for issue, key in todo
-            ]
-            for (job, target), made in zip(jobs, make_pdfs(jobs, store, progress), strict=True):
-                out.write(f"issues/{job.issue_id}/{job.issue_id}.pdf", target.read_bytes(), job.key)
-                results[job.issue_id] = made
-    result.pdfs = [results[issue.id] for issue in bulletin.issues]
-    result.warnings.extend(
-        Problem(
-            f"PDF {made.issue_id}: {message}",
-            loaded.bulletin.config.root / "issues" / made.issue_id,
-            severity=Severity.WARNING,
-        )
-        for made in result.pdfs
-        for message in made.warnings
-    )
 
 
 def _refuse_tofu(issues: list[Issue], root: Path) -> None:

@@ -47,14 +47,24 @@ class Entry:
 
 
 class ParseCache:
-    def __init__(self, folder: Path | None, config: Config) -> None:
+    """Kept on disk in `folder` (or only in memory without one); a long-lived builder
+    keeps one across builds, so a rebuild does not even read it again."""
+
+    def __init__(self, folder: Path | None) -> None:
         self.file = folder / FILE if folder else None
         self.bodies = BodyStore(folder / BODIES) if folder else None
+        self.salt: str | None = None
+        self.entries: dict[str, Entry] = {}
+
+    def begin(self, config: Config) -> None:
+        """Start a build: entries made under other settings do not count."""
         # what else changes how a file parses: the tool and the model's shape, raw
         # HTML, the time zone
         shape = ",".join(f.name for f in dataclasses.fields(Article))
-        self.salt = f"{__version__}|{shape}|{config.allow_html}|{config.timezone.key}"
-        self.entries: dict[str, Entry] = self._read()
+        salt = f"{__version__}|{shape}|{config.allow_html}|{config.timezone.key}"
+        if salt != self.salt:
+            self.salt = salt
+            self.entries = self._read()
         self.used: dict[str, Entry] = {}
         self.new_bodies: list[tuple[str, str, str]] = []
         self._stats: dict[str, os.stat_result] = {}

@@ -13,12 +13,13 @@ from bulletin.load.yamlfile import key_line
 from bulletin.model import Bulletin, Issue
 
 
-def load_bulletin(root: Path, report: Report, cache_folder: Path | None = None) -> Bulletin | None:
+def load_bulletin(root: Path, report: Report, cache: ParseCache | None = None) -> Bulletin | None:
     """Read and validate everything; the caller decides what the problems mean."""
     config = load_config(root, report)
     if config is None:
         return None
-    cache = ParseCache(cache_folder, config)  # in memory only when there is no folder
+    cache = cache or ParseCache(None)  # without a cache folder: in memory, for this build
+    cache.begin(config)
     folders = _issue_folders(config.issues_dir, report)
     cache.prefetch(
         [folder / name for folder in folders for name in _markdown_files(folder)], config

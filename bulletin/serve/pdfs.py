@@ -226,30 +226,26 @@ class PdfPreview:
 # -- the real PDF maker: bulletin's own build, in a child process -------------
 
 
+_builders: dict[Path, Any] = {}  # one per bulletin, alive as long as the child process
+
+
 def make_issue_pdf(root: Path, issue_id: str, target: Path) -> dict[str, Any]:
     """Lay out one issue as the preview shows it (drafts and future issues included),
-    through the same PDF cache as `bulletin build`. Runs in the child process."""
-    from bulletin.build import CACHE_DIR, load
+    through the same PDF cache as `bulletin build`. Runs in the child process, whose
+    builder keeps its caches warm between PDFs."""
+    from bulletin.build import Builder
     from bulletin.errors import BulletinError
-    from bulletin.render import fonts
-    from bulletin.render.pdf import pdf_job
-    from bulletin.render.pdfjobs import PdfCache, make_pdfs
-    from bulletin.render.templates import make_environment
     from bulletin.schedule import Visibility
 
+    builder = _builders.setdefault(root, Builder(root))
+    visibility = Visibility(datetime.now(UTC), drafts=True, future=True)
     try:
-        loaded = load(root, Visibility(datetime.now(UTC), drafts=True, future=True))
-        issue = next((i for i in loaded.bulletin.issues if i.id == issue_id), None)
-        if issue is None:
-            return {"status": "missing"}
-        env = make_environment(loaded.theme)
-        job = pdf_job(issue, loaded.bulletin, env, loaded.theme)
-        [result] = make_pdfs([(job, target)], PdfCache(root / CACHE_DIR / "pdf"))
-        missing = fonts.tofu(loaded.bulletin.only([issue]))
-        warnings = [f"no installed font has {c!r} (U+{ord(c):04X})" for c in sorted(missing)]
-        return {"status": "ok", "pages": result.pages, "warnings": warnings + result.warnings}
+        result = builder.issue_pdf(issue_id, target, visibility)
     except BulletinError as exc:
         return {"status": "failed", "problems": [p.format(root) for p in exc.problems]}
+    if result is None:
+        return {"status": "missing"}
+    return {"status": "ok", "pages": result.pages, "warnings": result.warnings}
 
 
 class ChildProcess:

@@ -25,7 +25,7 @@ import uvicorn
 from rich.console import Console
 from starlette.applications import Starlette
 
-from bulletin.build import build
+from bulletin.build import Builder
 from bulletin.errors import BulletinError
 from bulletin.render.theme import builtin_themes_dir
 from bulletin.schedule import Visibility
@@ -38,14 +38,16 @@ from bulletin.serve.watcher import Sources, Watcher
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def site_builder(root: Path, site: Path) -> Callable[[Changes], Any]:
-    """The preview's builder: the real build, drafts and future issues included,
-    at the moment of each build, without PDFs (those are made in the background).
-    `changes` is unused today; an incremental build will use it."""
+def site_builder(root: Path, site: Path, *, pdf_links: bool = True) -> Callable[[Changes], Any]:
+    """The preview's builder: one long-lived Builder (its caches and compiled templates
+    stay warm between saves), drafts and future issues included, at the moment of each
+    build. PDFs are made in the background, so pages link them but the build does not
+    make them. `changes` is not needed: the build finds what changed by itself."""
+    builder = Builder(root)
 
     def run(changes: Changes) -> Any:
         visibility = Visibility(datetime.now(UTC), drafts=True, future=True)
-        return build(root, site, visibility, pdf=False)
+        return builder.build(site, visibility, pdf=False, pdf_links=pdf_links)
 
     return run
 
@@ -152,7 +154,7 @@ def serve(
     make_pdf = ChildProcess(functools.partial(make_issue_pdf, root)) if pdf else None
     console.print(f"building {root} into {site} …", markup=False)
     app = create_app(
-        site_builder(root, site),
+        site_builder(root, site, pdf_links=pdf),
         site,
         root=root,
         make_pdf=make_pdf,
