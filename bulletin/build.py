@@ -95,12 +95,17 @@ def check(root: Path, visibility: Visibility) -> BuildResult:
 
 class Builder:
     """Builds one bulletin, again and again if asked, keeping the parse cache and the
-    Jinja environment (with its compiled templates) in memory between builds."""
+    Jinja environment (with its compiled templates) in memory between builds.
 
-    def __init__(self, root: Path, *, use_cache: bool = True) -> None:
+    `persist=False` is for a builder whose every build follows an edit (the preview):
+    it neither keeps the up-to-date stamp nor saves the parse cache after each build,
+    which for a large archive cost more than the build of one edit itself."""
+
+    def __init__(self, root: Path, *, use_cache: bool = True, persist: bool = True) -> None:
         self.root = root
         self.cache = root / CACHE_DIR if use_cache else None
-        self.parse_cache = ParseCache(self.cache)
+        self.persist = persist
+        self.parse_cache = ParseCache(self.cache, save=persist)
         self._environment: tuple[object, jinja2.Environment] | None = None
 
     def load(self, visibility: Visibility) -> Loaded:
@@ -189,7 +194,8 @@ class Builder:
         options = (str(output.resolve()), pdf, links, visibility.drafts, visibility.future)
         if pdf:
             options += (fonts_fingerprint(),)
-        if manifest is not None:
+        stamped = manifest is not None and self.persist
+        if stamped:
             inputs, newest = uptodate.inputs_digest(
                 _inputs(self.root), {output.resolve(), self.cache}
             )
@@ -215,7 +221,7 @@ class Builder:
         out.commit()
         result.written, result.deleted = out.written, out.deleted
         result.seconds = time.perf_counter() - started
-        if manifest is not None:
+        if stamped:
             stamp = {
                 "inputs": inputs,
                 "newest_input_ns": newest,

@@ -50,8 +50,9 @@ class ParseCache:
     """Kept on disk in `folder` (or only in memory without one); a long-lived builder
     keeps one across builds, so a rebuild does not even read it again."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, *, save: bool = True) -> None:
         self.file = folder / FILE if folder else None
+        self.saving = save
         self.bodies = BodyStore(folder / BODIES) if folder else None
         self.salt: str | None = None
         self.entries: dict[str, Entry] = {}
@@ -184,6 +185,11 @@ class ParseCache:
     def save(self) -> None:
         """Keep the entries of this build's files (deleted files drop out)."""
         if self.file is None or not (self.changed or self.used.keys() != self.entries.keys()):
+            return
+        if not self.saving:  # kept in memory by a long-lived builder
+            if self.new_bodies and self.bodies is not None:
+                self.bodies.put(self.new_bodies)  # other processes read bodies by digest
+                self.new_bodies = []
             return
         self.file.parent.mkdir(parents=True, exist_ok=True)
         if self.new_bodies and self.bodies is not None:

@@ -50,29 +50,38 @@ def digest(*parts: object) -> str:
 
 
 class Digests:
-    """Digests of issues and articles, each computed once per build from their fields
-    (an article's rendered body by its own digest)."""
+    """Digests of issues and articles, each computed once per build. A listing (the
+    contents, an archive, a tag page) shows an article's front matter, never its
+    body; so an article has a listing digest, and a full one that adds its body, and
+    an edit of a body renders again only the pages that show it."""
 
     def __init__(self, bulletin: Bulletin, now: datetime) -> None:
         self.now = now
-        self.articles = {a.url: _article_digest(a) for a in bulletin.articles}
+        self.listings = {a.url: _listing_digest(a) for a in bulletin.articles}
+        self.articles = {
+            a.url: digest(self.listings[a.url], a.body.digest) for a in bulletin.articles
+        }
         self.issues = {i.id: self._issue_digest(i) for i in bulletin.issues}
 
     def _issue_digest(self, issue: Issue) -> str:
         fields = {k: v for k, v in vars(issue).items() if k not in ("sections", "path")}
-        sections = tuple((s.title, self.of_articles(s.articles)) for s in issue.sections)
+        sections = tuple((s.title, self.of_listings(s.articles)) for s in issue.sections)
         return digest(fields, sections, is_future(issue, self.now))
 
     def of_issues(self, issues) -> tuple[str, ...]:
+        """What listings of these issues show (their articles' front matter)."""
         return tuple(self.issues[i.id] for i in issues)
 
+    def of_listings(self, articles) -> tuple[str, ...]:
+        return tuple(self.listings[a.url] for a in articles)
+
     def of_articles(self, articles) -> tuple[str, ...]:
+        """Everything of these articles, bodies included."""
         return tuple(self.articles[a.url] for a in articles)
 
 
-def _article_digest(article: Article) -> str:
-    fields = {k: v for k, v in vars(article).items() if k not in ("path", "body")}
-    return digest(fields, article.body.digest)
+def _listing_digest(article: Article) -> str:
+    return digest({k: v for k, v in vars(article).items() if k not in ("path", "body")})
 
 
 def site_pages(bulletin: Bulletin, *, now: datetime) -> list[Page]:
@@ -94,7 +103,8 @@ def site_pages(bulletin: Bulletin, *, now: datetime) -> list[Page]:
         for article in issue.articles:
             previous, following = issue.neighbours(article)
             context = {"issue": issue, "article": article, "previous": previous, "next": following}
-            pages.append(Page(article.url, "article.html", context, inputs))
+            own = (*inputs, *known.of_articles([article]))
+            pages.append(Page(article.url, "article.html", context, own))
     for kind, groups in (("tags", bulletin.by_tag()), ("regions", bulletin.by_region())):
         counts = tuple((term, len(articles)) for term, articles in groups.items())
         pages.append(
@@ -102,7 +112,7 @@ def site_pages(bulletin: Bulletin, *, now: datetime) -> list[Page]:
         )
         for term, articles in groups.items():
             labels = tuple(bulletin.issue_of(a).label for a in articles)
-            inputs = (*known.of_articles(articles), digest(labels))
+            inputs = (*known.of_listings(articles), digest(labels))
             context = {"kind": kind, "term": term, "articles": articles}
             pages.append(Page(term_path(kind, term), "term.html", context, inputs))
     shards = search_shards(bulletin, known)
@@ -117,7 +127,11 @@ def site_pages(bulletin: Bulletin, *, now: datetime) -> list[Page]:
     pages.extend(shards)
     pages.append(Page("404.html", "404.html", in_sitemap=False))
     feed = {"entries": feed_entries(bulletin), "updated": _feed_updated(bulletin, now)}
-    pages.append(Page("feed.xml", "feed.xml", feed, known.of_issues(recent), False, True))
+    feed_inputs = (
+        *known.of_issues(recent),
+        *known.of_articles(a for i in recent for a in i.articles),
+    )
+    pages.append(Page("feed.xml", "feed.xml", feed, feed_inputs, False, True))
     listed = [p.path for p in pages if p.in_sitemap and p.path.endswith(".html")]
     pages.append(
         Page("sitemap.xml", "sitemap.xml", {"paths": listed}, (digest(listed),), False, True)

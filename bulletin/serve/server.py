@@ -43,7 +43,7 @@ def site_builder(root: Path, site: Path, *, pdf_links: bool = True) -> Callable[
     stay warm between saves), drafts and future issues included, at the moment of each
     build. PDFs are made in the background, so pages link them but the build does not
     make them. `changes` is not needed: the build finds what changed by itself."""
-    builder = Builder(root)
+    builder = Builder(root, persist=False)
 
     def run(changes: Changes) -> Any:
         visibility = Visibility(datetime.now(UTC), drafts=True, future=True)
