@@ -11,6 +11,7 @@ tools can be compared on identical input.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 from dataclasses import dataclass
@@ -51,6 +52,11 @@ class Article:
     tags: tuple[str, ...]
     paragraphs: tuple[str, ...]
     date: str
+
+
+def quoted(text: str) -> str:
+    """A YAML string that survives any quotes the seed text holds."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def seed_paragraphs() -> list[str]:
@@ -106,7 +112,7 @@ def write_bulletin(out: Path, items: list[Article]) -> None:
         )
         for a in members:
             (folder / f"{a.stem}.md").write_text(
-                f"---\ntitle: {a.title}\nsource: 科技日报\nregion: {a.region}\n"
+                f"---\ntitle: {quoted(a.title)}\nsource: 科技日报\nregion: {a.region}\n"
                 f"tags: [{', '.join(a.tags)}]\ndate: {a.date}\n---\n\n"
                 + "\n\n".join(a.paragraphs)
                 + "\n",
@@ -134,7 +140,7 @@ def write_hugo(out: Path, items: list[Article]) -> None:
     )
     for a in items:
         (posts / f"{a.stem}.md").write_text(
-            f'---\ntitle: "{a.title}"\ndate: {a.date}\ntags: [{", ".join(a.tags)}]\n---\n\n'
+            f'---\ntitle: {quoted(a.title)}\ndate: {a.date}\ntags: [{", ".join(a.tags)}]\n---\n\n'
             + "\n\n".join(a.paragraphs)
             + "\n",
             encoding="utf-8",

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 import anyio
 
 from bulletin.errors import BulletinError, Problem
-from bulletin.write.staging import Staging
+from bulletin.write.output import Output
 
 BULLETIN = Path(sys.executable).with_name("bulletin")
 WAIT = 30.0  # seconds: generous, for a loaded two-core machine
@@ -38,8 +38,8 @@ def eventually(condition: Callable[[], Any], timeout: float = WAIT, what: str = 
 
 
 class FakeSite:
-    """A builder that writes `pages` into the site folder through the real Staging
-    (replaced whole, as build() does), or raises `problems`; it records its calls
+    """A builder that writes `pages` into the site folder through the real Output
+    (all-or-nothing, as build() does), or raises `problems`; it records its calls
     and can be held at a gate to look at the server in the middle of a build."""
 
     def __init__(self, site: Path) -> None:
@@ -66,14 +66,15 @@ class FakeSite:
             raise self.crash
         if self.problems:
             raise BulletinError(self.problems)
-        with Staging(self.site) as staging:
-            for path, content in self.pages.items():
-                if isinstance(content, bytes):
-                    staging.path_for(path).write_bytes(content)
-                else:
-                    staging.write_text(path, content)
-            for path, target in self.links.items():
-                os.symlink(target, staging.path_for(path))
+        out = Output(self.site, None)
+        for path, content in self.pages.items():
+            out.write(path, content if isinstance(content, bytes) else content.encode(), "fake")
+        out.commit()
+        for path, target in self.links.items():
+            link = self.site / path
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.unlink(missing_ok=True)
+            os.symlink(target, link)
 
 
 def raw_get(app: Any, raw_path: str, host: str = "127.0.0.1:8000") -> tuple[int, bytes]:

@@ -17,8 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from bulletin.publish.log import fsync_folder
 from bulletin.publish.settings import DeploySettings
-from bulletin.write.staging import MARKER
+from bulletin.write.output import MARKER
 
 
 class DeployError(Exception):
@@ -63,7 +64,7 @@ class FolderTarget:
         link.unlink(missing_ok=True)
         os.symlink(os.path.relpath(site, self.folder.parent), link)
         os.replace(link, self.folder)  # the one atomic step
-        _fsync_folder(self.folder.parent)
+        fsync_folder(self.folder.parent)
         self._prune(site)
         return f"folder {self.folder}"
 
@@ -176,11 +177,3 @@ def _tail(output: bytes, lines: int = 5, limit: int = 600) -> str:
         return ""
     tail = " | ".join(text.splitlines()[-lines:])
     return ": " + (tail if len(tail) <= limit else "…" + tail[-limit:])
-
-
-def _fsync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -112,7 +112,7 @@ class PublishLog:
             handle.flush()
             os.fsync(handle.fileno())
         if created:
-            _fsync_folder(self.path.parent)
+            fsync_folder(self.path.parent)
         self.records.extend(new)
         for record in new:
             self._by_issue.setdefault(record.issue, []).append(record)
@@ -213,7 +213,8 @@ def _cut_torn_line(handle) -> None:
     handle.seek(keep)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (the log and the deploy both rely on it)."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)

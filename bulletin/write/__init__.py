@@ -1,1 +1,1 @@
-"""Stage 4: write the rendered site into a staging folder and swap it in whole."""
+"""Stage 4: bring the site folder up to date, only changed bytes, all or nothing."""

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bulletin.errors import BulletinError
-from bulletin.write.staging import MARKER
 
+MARKER = ".bulletin-site"  # in every folder bulletin made: only those it takes over
 TEMPORARY = ".bulletin-new"
 BUILDING = ".bulletin-building"  # present while changed pages wait to be renamed in
 
