@@ -235,13 +235,8 @@ class Builder:
 
     def _replay(self, manifest, inputs, options, visibility, output) -> BuildResult | None:
         """The last build's result, when nothing it depended on has moved since."""
-        stamp = uptodate.read(manifest.with_suffix(".stamp"))
-        if stamp is None:
-            return None
-        now = visibility.now if visibility.now.tzinfo else visibility.in_zone(stamp.now.tzinfo).now
-        if not uptodate.still_valid(stamp, inputs, options, now) or not Output.intact(
-            output, manifest
-        ):
+        stamp = uptodate.read(manifest.with_suffix(".stamp"), inputs, options, visibility.now)
+        if stamp is None or not Output.intact(output, manifest):
             return None
         result = stamp.result
         store = BodyStore(self.cache / BODIES)
@@ -364,15 +359,13 @@ def _copy_issue_files(issue: Issue, out: Output) -> None:
     """Images and other files an issue's articles link to, beside its pages."""
     for folder, subfolders, files in os.walk(issue.path):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-        for name in sorted(files):
+        for name in sorted(n for n in files if _is_asset(n)):
             source = Path(folder, name)
-            if _is_asset(source):
-                relative = source.relative_to(issue.path).as_posix()
-                out.copy(f"issues/{issue.id}/{relative}", source)
+            relative = source.relative_to(issue.path).as_posix()
+            out.copy(f"issues/{issue.id}/{relative}", source)
 
 
-def _is_asset(path: Path) -> bool:
+def _is_asset(name: str) -> bool:
     """Not a source file, and not an editor's temp, swap or backup file."""
-    name = path.name
     junk = name.startswith((".", "~", "#")) or name.endswith(("~", ".swp", ".tmp"))
-    return path.suffix not in _SOURCE_SUFFIXES and not junk
+    return os.path.splitext(name)[1] not in _SOURCE_SUFFIXES and not junk

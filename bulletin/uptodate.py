@@ -13,6 +13,7 @@ The stamp is an optimisation only: a missing or damaged one means a full build.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -36,7 +37,7 @@ class Stamp:
     now: datetime
     boundaries: tuple[datetime, ...]  # publish times: visibility changes only there
     written_ns: int
-    result: Any  # the BuildResult of that build
+    result: Any  # the BuildResult of that build (read only when the stamp is valid)
 
 
 def inputs_digest(roots: list[Path], skip: set[Path]) -> tuple[str, int]:
@@ -61,13 +62,22 @@ def inputs_digest(roots: list[Path], skip: set[Path]) -> tuple[str, int]:
     return digest.hexdigest(), newest
 
 
-def read(path: Path) -> Stamp | None:
+def read(path: Path, inputs: str, options: tuple, now: datetime) -> Stamp | None:
+    """The stamp when it is still valid for these inputs, options and clock. The file
+    holds a small header and then the recorded result, which is read only when the
+    header shows the stamp valid: after an edit, a miss costs next to nothing."""
     try:
         with path.open("rb") as stream:
-            stamp = pickle.load(stream)
+            header = pickle.load(stream)
+            if not isinstance(header, Stamp):
+                return None
+            if now.tzinfo is None:  # a clock given without an offset: the bulletin's zone
+                now = now.replace(tzinfo=header.now.tzinfo)
+            if not still_valid(header, inputs, options, now):
+                return None
+            return dataclasses.replace(header, result=pickle.load(stream))
     except Exception:  # missing, truncated, from another version
         return None
-    return stamp if isinstance(stamp, Stamp) else None
 
 
 def still_valid(stamp: Stamp, inputs: str, options: tuple, now: datetime) -> bool:
@@ -82,9 +92,11 @@ def still_valid(stamp: Stamp, inputs: str, options: tuple, now: datetime) -> boo
 
 
 def write(path: Path, stamp_fields: dict) -> None:
-    stamp = Stamp(written_ns=time.time_ns(), **stamp_fields)
+    result = stamp_fields.pop("result")
+    header = Stamp(written_ns=time.time_ns(), result=None, **stamp_fields)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".stamp.")
     with os.fdopen(handle, "wb") as stream:
-        pickle.dump(stamp, stream, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(header, stream, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(result, stream, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(temporary, path)

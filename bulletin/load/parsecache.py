@@ -69,13 +69,14 @@ class ParseCache:
         self.used: dict[str, Entry] = {}
         self.new_bodies: list[tuple[str, str, str]] = []
         self._stats: dict[str, os.stat_result] = {}
+        self._checked: dict[str, Entry] = {}  # found fresh by prefetch in this build
         self.changed = False
 
     def article(self, path: Path, issue_id: str, config: Config, report: Report):
         """load_article through the cache; a changed or new file is parsed."""
         from bulletin.load.articles import images_missing, load_article
 
-        entry = self._fresh(path)
+        entry = self._checked.pop(str(path), None) or self._fresh(path)
         if entry is None or (entry.parsed and images_missing(entry.parsed)):
             own = Report()
             entry = self._remember(path, load_article(path, issue_id, config, own), own)
@@ -85,7 +86,13 @@ class ParseCache:
         """Parse ahead, on all cores, the files among `paths` that changed; the loader
         then finds them here. A cold build of a large archive spends most of its time
         rendering Markdown, and one file does not depend on another."""
-        missing = [path for path in paths if self._fresh(path) is None]
+        missing = []
+        for path in paths:
+            entry = self._fresh(path)
+            if entry is None:
+                missing.append(path)
+            else:  # checked now: the loader takes it without a second look
+                self._checked[str(path)] = entry
         for path, article, body, problems, stat in run_split(
             functools.partial(_parse, config=config), missing, minimum=PARALLEL_FILES
         ):
@@ -104,6 +111,8 @@ class ParseCache:
 
     def knows(self, path: Path) -> bool:
         """Whether the file was cached and still exists (its stat is kept for _fresh)."""
+        if str(path) in self._checked:
+            return True
         if str(path) not in self.entries:
             return False
         try:
