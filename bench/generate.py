@@ -140,7 +140,7 @@ def write_hugo(out: Path, items: list[Article]) -> None:
     )
     for a in items:
         (posts / f"{a.stem}.md").write_text(
-            f'---\ntitle: {quoted(a.title)}\ndate: {a.date}\ntags: [{", ".join(a.tags)}]\n---\n\n'
+            f"---\ntitle: {quoted(a.title)}\ndate: {a.date}\ntags: [{', '.join(a.tags)}]\n---\n\n"
             + "\n\n".join(a.paragraphs)
             + "\n",
             encoding="utf-8",
