@@ -107,14 +107,18 @@ def test_a_deleted_article_takes_its_page_with_it(bulletin, tmp_path):
 def test_a_template_change_renders_again_only_the_pages_that_use_it(bulletin, tmp_path):
     out = tmp_path / "site"
     first = rebuild(bulletin, out)
-    override = bulletin.root / "themes/default/templates/tags.html"
+    override = bulletin.root / "themes/default/templates/terms.html"
     override.parent.mkdir(parents=True)
     from bulletin.render.theme import builtin_themes_dir
 
-    source = (builtin_themes_dir() / "default/templates/tags.html").read_text(encoding="utf-8")
-    override.write_text(source.replace("<h1>专题</h1>", "<h1>全部专题</h1>"), encoding="utf-8")
+    source = (builtin_themes_dir() / "default/templates/terms.html").read_text(encoding="utf-8")
+    changed = source.replace("<h1>{{ kind_name }}</h1>", "<h1>全部{{ kind_name }}</h1>")
+    assert changed != source
+    override.write_text(changed, encoding="utf-8")
     result = rebuild(bulletin, out)
-    assert result.rendered == 1 and result.written == ["tags/index.html"]
+    assert result.rendered == 2
+    assert sorted(result.written) == ["regions/index.html", "tags/index.html"]
+    assert "全部专题" in (out / "tags/index.html").read_text(encoding="utf-8")
     assert len(first.pages) == len(result.pages)
 
 

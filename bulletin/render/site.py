@@ -108,7 +108,12 @@ def site_pages(bulletin: Bulletin, *, now: datetime) -> list[Page]:
     for kind, groups in (("tags", bulletin.by_tag()), ("regions", bulletin.by_region())):
         counts = tuple((term, len(articles)) for term, articles in groups.items())
         pages.append(
-            Page(f"{kind}/index.html", f"{kind}.html", {"groups": groups}, (digest(counts),))
+            Page(
+                f"{kind}/index.html",
+                "terms.html",
+                {"kind": kind, "groups": groups},
+                (digest(counts),),
+            )
         )
         for term, articles in groups.items():
             labels = tuple(bulletin.issue_of(a).label for a in articles)
