@@ -31,7 +31,14 @@ from bulletin.parallel import run_split
 from bulletin.render import fonts
 from bulletin.render.pdf import PdfResult, fonts_fingerprint, pdf_job, pdf_key
 from bulletin.render.pdfjobs import PdfCache, make_pdfs
-from bulletin.render.site import common_context, digest, render_page, render_pages, site_pages
+from bulletin.render.site import (
+    common_context,
+    digest,
+    render_page,
+    render_pages,
+    site_pages,
+    term_page_size,
+)
 from bulletin.render.templates import make_environment, template_digest
 from bulletin.render.theme import Theme, builtin_themes_dir, load_theme
 from bulletin.schedule import Visibility, visible_bulletin
@@ -254,7 +261,8 @@ class Builder:
         salt = digest(__version__, bulletin.config, loaded.theme.settings, links)
         common = common_context(bulletin, now, links)
         todo = []
-        for page in site_pages(bulletin, now=now):
+        per_page = term_page_size(loaded.theme.settings)
+        for page in site_pages(bulletin, now=now, per_page=per_page):
             result.pages.append(page.path)
             template = template_digest(env, page.template) if page.template else None
             key = digest(salt, page.path, template, page.inputs)

@@ -130,9 +130,9 @@ def test_tag_and_region_pages_list_their_articles(sample_site, sample):
         index = (sample_site / kind / "index.html").read_text(encoding="utf-8")
         for term, articles in groups.items():
             assert term in index
-            page = sample_site / kind / term / "index.html"
-            html = page.read_text(encoding="utf-8")
-            assert all(a.title in html.replace("&#34;", '"') for a in articles), page
+            folder = sample_site / kind / term
+            html = "".join(p.read_text(encoding="utf-8") for p in folder.glob("*.html"))
+            assert all(a.title in html.replace("&#34;", '"') for a in articles), folder
 
 
 def test_search_index_covers_every_article(sample_site, sample):
@@ -149,3 +149,26 @@ def test_search_index_covers_every_article(sample_site, sample):
 def test_build_of_a_subfolder_site_uses_no_root_relative_urls(sample_site):
     for page in html_pages(sample_site):
         assert 'href="/' not in page.read_text(encoding="utf-8"), page
+
+
+def test_a_long_tag_listing_is_split_into_linked_pages(folder, cli, tmp_path):
+    stems = {f"a{n}": f"第{n}篇文章" for n in range(5)}
+    folder.issue(articles=stems)
+    folder.write("themes/default/theme.yaml", "site:\n  term_page_size: 2\n")
+    out = tmp_path / "out"
+    assert (
+        cli(
+            "-C", folder.root, "build", "--no-pdf", "-o", out, "--now", "2024-03-01T09:00"
+        ).exit_code
+        == 0
+    )
+    pages = [out / "tags/科技创新" / name for name in ("index.html", "page-2.html", "page-3.html")]
+    texts = [p.read_text(encoding="utf-8") for p in pages]
+    for title in stems.values():
+        assert sum(title in text for text in texts) == 1, title  # on exactly one page
+    assert 'rel="next" href="page-2.html"' in texts[0] and 'rel="prev"' not in texts[0]
+    assert (
+        'rel="prev" href="index.html"' in texts[1] and 'rel="next" href="page-3.html"' in texts[1]
+    )
+    assert "第 3 页，共 3 页" in texts[2] and not (out / "tags/科技创新/page-4.html").exists()
+    assert all("5 篇" in text for text in texts)

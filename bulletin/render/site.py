@@ -25,6 +25,7 @@ from bulletin.model import Article, Bulletin, Issue
 from bulletin.render.templates import render_template
 from bulletin.schedule import is_future
 
+TERM_PAGE_SIZE = 50  # articles on a tag's or region's page; a theme sets site.term_page_size
 _UNSAFE_NAME = re.compile(r"[\s/\\?#%*:|\"<>.]+")
 
 
@@ -84,7 +85,36 @@ def _listing_digest(article: Article) -> str:
     return digest({k: v for k, v in vars(article).items() if k not in ("path", "body")})
 
 
-def site_pages(bulletin: Bulletin, *, now: datetime) -> list[Page]:
+def _term_pages(bulletin, known, kind, term, articles, per_page) -> list[Page]:
+    """A tag's or region's articles, newest first, `per_page` to a page: an edit
+    renders again only the page its article is on."""
+    chunks = [articles[i : i + per_page] for i in range(0, len(articles), per_page)]
+    pages = []
+    for number, chunk in enumerate(chunks, 1):
+        context = {
+            "kind": kind,
+            "term": term,
+            "articles": chunk,
+            "total": len(articles),
+            "number": number,
+            "pages": len(chunks),
+            "previous": term_page_path(kind, term, number - 1) if number > 1 else None,
+            "next": term_page_path(kind, term, number + 1) if number < len(chunks) else None,
+        }
+        labels = tuple(bulletin.issue_of(a).label for a in chunk)
+        place = digest(labels, number, len(chunks), len(articles))
+        inputs = (*known.of_listings(chunk), place)
+        pages.append(Page(term_page_path(kind, term, number), "term.html", context, inputs))
+    return pages
+
+
+def term_page_path(kind: str, term: str, number: int) -> str:
+    """Page 1 of a term is its index.html; the others are page-2.html … beside it."""
+    first = term_path(kind, term)
+    return first if number == 1 else first.removesuffix("index.html") + f"page-{number}.html"
+
+
+def site_pages(bulletin: Bulletin, *, now: datetime, per_page: int = TERM_PAGE_SIZE) -> list[Page]:
     config = bulletin.config
     known = Digests(bulletin, now)
     everything = known.of_issues(bulletin.issues)
@@ -116,10 +146,7 @@ def site_pages(bulletin: Bulletin, *, now: datetime) -> list[Page]:
             )
         )
         for term, articles in groups.items():
-            labels = tuple(bulletin.issue_of(a).label for a in articles)
-            inputs = (*known.of_listings(articles), digest(labels))
-            context = {"kind": kind, "term": term, "articles": articles}
-            pages.append(Page(term_path(kind, term), "term.html", context, inputs))
+            pages.extend(_term_pages(bulletin, known, kind, term, articles, per_page))
     shards = search_shards(bulletin, known)
     pages.append(
         Page(
@@ -173,7 +200,7 @@ def render_page(env: jinja2.Environment, page: Page, common: dict[str, Any]) -> 
 def render_pages(bulletin: Bulletin, env: jinja2.Environment, *, now: datetime, pdf: bool = True):
     """Every page, feed and index of the site as (path, text)."""
     common = common_context(bulletin, now, pdf)
-    for page in site_pages(bulletin, now=now):
+    for page in site_pages(bulletin, now=now, per_page=term_page_size(env.globals["theme"])):
         yield page.path, render_page(env, page, common)
 
 
@@ -235,3 +262,9 @@ def search_script(bulletin: Bulletin, articles: list[Article]) -> str:
     ]
     data = json.dumps(records, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     return f"(window.BULLETIN_SEARCH = window.BULLETIN_SEARCH || []).push(...{data});\n"
+
+
+def term_page_size(settings: dict[str, Any]) -> int:
+    """The theme's `site.term_page_size` (articles on a tag's or region's page)."""
+    size = (settings.get("site") or {}).get("term_page_size", TERM_PAGE_SIZE)
+    return size if isinstance(size, int) and size > 0 else TERM_PAGE_SIZE
