@@ -90,10 +90,9 @@ def role_stacks(theme_settings: dict) -> dict[str, list[str]]:
 
 
 def tofu(articles) -> dict[str, list]:
-    """Characters no installed font covers, each with the articles (an iterable of
-    articles, or a whole Bulletin) that use it."""
+    """Characters no installed font covers, each with the articles that use it."""
     used: dict[str, list] = {}
-    for article in getattr(articles, "articles", articles):
+    for article in articles:
         text = " ".join((article.title, article.subtitle, article.byline, article.text))
         for char in uncovered(text):
             used.setdefault(char, []).append(article)

@@ -32,39 +32,28 @@ class PdfCache:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def fetch(self, job: PdfJob, target: Path) -> PdfResult | None:
-        pdf, meta = self.folder / f"{job.key}.pdf", self.folder / f"{job.key}.json"
-        try:
-            record = json.loads(meta.read_text(encoding="utf-8"))
-            data = pdf.read_bytes()
-        except (OSError, ValueError):
-            return None
-        if hashlib.sha256(data).hexdigest() != record.get("sha256"):
-            return None
-        target.write_bytes(data)
-        return PdfResult(job.issue_id, record["pages"], record["warnings"], cached=True)
-
     def record(self, key: str, issue_id: str) -> PdfResult | None:
         """What the cache knows of a PDF (pages, warnings), without reading it."""
-        try:
-            record = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
-            return PdfResult(issue_id, record["pages"], record["warnings"], cached=True)
-        except (OSError, ValueError, KeyError):
-            return None
+        meta = self._meta(key)
+        return PdfResult(issue_id, meta["pages"], meta["warnings"], cached=True) if meta else None
 
     def read(self, key: str, issue_id: str) -> tuple[bytes, PdfResult] | None:
         """The PDF's bytes when the entry is whole (its hash checks out)."""
-        record = self.record(key, issue_id)
+        meta = self._meta(key)
         try:
             data = (self.folder / f"{key}.pdf").read_bytes()
-            expected = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))[
-                "sha256"
-            ]
-        except (OSError, ValueError, KeyError):
+        except OSError:
             return None
-        if record is None or hashlib.sha256(data).hexdigest() != expected:
+        if meta is None or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
             return None
-        return data, record
+        return data, PdfResult(issue_id, meta["pages"], meta["warnings"], cached=True)
+
+    def _meta(self, key: str) -> dict | None:
+        try:
+            meta = json.loads((self.folder / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return meta if isinstance(meta, dict) and {"pages", "warnings"} <= meta.keys() else None
 
     def store(self, job: PdfJob, result: PdfResult, rendered: Path) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -90,21 +79,13 @@ def make_pdfs(
     cache: PdfCache | None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[PdfResult]:
-    """Write every job's PDF to its target; returns the results in job order."""
+    """Lay out every job's PDF into its target and keep it in the cache; the callers
+    have already taken what the cache had. Returns the results in job order."""
     results: dict[str, PdfResult] = {}
-    todo = []
-    for job, target in jobs:
-        hit = cache.fetch(job, target) if cache else None
-        if hit:
-            results[job.issue_id] = hit
-        else:
-            todo.append((job, target))
-    done = len(results)
-    for job, target, result in _render(todo):
+    for done, (job, target, result) in enumerate(_render(jobs), 1):
         if cache:
             cache.store(job, result, target)
         results[job.issue_id] = result
-        done += 1
         if progress:
             progress(job.issue_id, done, len(jobs))
     return [results[job.issue_id] for job, _ in jobs]
