@@ -68,8 +68,7 @@ class ParseCache:
             self.entries = self._read()
         self.used: dict[str, Entry] = {}
         self.new_bodies: list[tuple[str, str, str]] = []
-        self._stats: dict[str, os.stat_result] = {}
-        self._checked: dict[str, Entry] = {}  # found fresh by prefetch in this build
+        self._checked: dict[str, Entry] = {}  # looked at by prefetch in this build
         self.changed = False
 
     def article(self, path: Path, issue_id: str, config: Config, report: Report):
@@ -98,8 +97,7 @@ class ParseCache:
         ):
             if article is not None:  # bodies travel apart: a Body pickles as its digest
                 article.body._html, article.body._text = body
-            entry = self._remember(path, article, Report(list(problems)), stat)
-            self.entries[str(path)] = entry
+            self._checked[str(path)] = self._remember(path, article, Report(list(problems)), stat)
 
     def yaml(self, path: Path, report: Report, what: str) -> YamlDoc | None:
         """A whole YAML file (issue.yaml) through the cache."""
@@ -110,23 +108,15 @@ class ParseCache:
         return self._use(path, entry, report)
 
     def knows(self, path: Path) -> bool:
-        """Whether the file was cached and still exists (its stat is kept for _fresh)."""
-        if str(path) in self._checked:
-            return True
-        if str(path) not in self.entries:
-            return False
-        try:
-            self._stats[str(path)] = path.stat()
-        except OSError:
-            return False
-        return True
+        """Whether prefetch found the file (so it exists, and its entry is ready)."""
+        return str(path) in self._checked
 
     def _fresh(self, path: Path) -> Entry | None:
         """The entry of an unchanged file: same size and time, or else same bytes."""
         entry = self.entries.get(str(path))
         if entry is None:
             return None
-        stat = self._stats.pop(str(path), None) or path.stat()
+        stat = path.stat()
         if (entry.size, entry.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
             if hashlib.sha1(path.read_bytes()).hexdigest() != entry.digest:
                 return None
