@@ -14,35 +14,27 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from bulletin import __version__, uptodate
-from bulletin.errors import BulletinError, Problem, Report, Severity
-from bulletin.load import load_bulletin
-from bulletin.load.bodies import FILE as BODIES
-from bulletin.load.bodies import BodyStore
-from bulletin.load.parsecache import ParseCache
-from bulletin.model import Bulletin, Issue
-from bulletin.parallel import run_split
-from bulletin.render import fonts
-from bulletin.render.pdf import PdfResult, fonts_fingerprint, pdf_job, pdf_key
-from bulletin.render.pdfjobs import PdfCache, make_pdfs
-from bulletin.render.site import (
-    common_context,
-    digest,
-    render_page,
-    render_pages,
-    site_pages,
-    term_page_size,
-)
-from bulletin.render.templates import make_environment, template_digest
-from bulletin.render.theme import Theme, builtin_themes_dir, load_theme
-from bulletin.schedule import Visibility, visible_bulletin
+from bulletin.errors import BulletinError, Problem, Severity
+from bulletin.schedule import Visibility
 from bulletin.write.output import Output, manifest_path
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from bulletin.load.parsecache import ParseCache
+    from bulletin.model import Bulletin, Issue
+    from bulletin.render.pdf import PdfResult
+    from bulletin.render.theme import Theme
+
+# The loaders and the renderers are imported by the methods that use them: the
+# commonest build finds its output up to date, and importing them would cost it more
+# than everything else it does.
 
 ProgressHook = Callable[[str, int, int], None]  # (issue id, done, total) as PDFs finish
 CACHE_DIR = ".bulletin-cache"  # inside the bulletin; deleting it never changes the output
@@ -54,7 +46,9 @@ _SOURCE_SUFFIXES = {".md", ".yaml", ".yml"}
 @dataclass
 class BuildResult:
     output: Path | None
-    bulletin: Bulletin
+    title: str  # the bulletin's
+    issues: int  # issues built
+    articles: int  # articles built
     pages: list[str] = field(default_factory=list)  # every page of the site
     rendered: int = 0  # pages rendered (their inputs changed)
     written: list[str] = field(default_factory=list)  # files whose bytes changed
@@ -62,10 +56,38 @@ class BuildResult:
     pdfs: list[PdfResult] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    _bulletin: Bulletin | None = field(default=None, repr=False)
+    _reload: Callable[[], Bulletin] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, output: Path | None, bulletin: Bulletin, warnings: list[Problem]) -> BuildResult:
+        articles = sum(len(issue.articles) for issue in bulletin.issues)
+        title = bulletin.config.title
+        return cls(
+            output,
+            title,
+            len(bulletin.issues),
+            articles,
+            warnings=list(warnings),
+            _bulletin=bulletin,
+        )
+
+    @property
+    def bulletin(self) -> Bulletin:
+        """What was built; a build that found its output up to date loads it on demand."""
+        if self._bulletin is None:
+            assert self._reload is not None
+            self._bulletin = self._reload()
+        return self._bulletin
 
     @property
     def pdf_pages(self) -> int:
         return sum(p.pages for p in self.pdfs)
+
+    def __getstate__(self) -> dict:
+        """Kept in the up-to-date stamp without the bulletin: reading it back must cost
+        next to nothing."""
+        return {**self.__dict__, "_bulletin": None, "_reload": None}
 
 
 @dataclass(frozen=True)
@@ -112,10 +134,23 @@ class Builder:
         self.root = root
         self.cache = root / CACHE_DIR if use_cache else None
         self.persist = persist
-        self.parse_cache = ParseCache(self.cache, save=persist)
+        self._parse_cache: ParseCache | None = None
         self._environment: tuple[object, jinja2.Environment] | None = None
 
+    @property
+    def parse_cache(self) -> ParseCache:
+        if self._parse_cache is None:
+            from bulletin.load.parsecache import ParseCache
+
+            self._parse_cache = ParseCache(self.cache, save=self.persist)
+        return self._parse_cache
+
     def load(self, visibility: Visibility) -> Loaded:
+        from bulletin.errors import Report
+        from bulletin.load.project import load_bulletin
+        from bulletin.render.theme import load_theme
+        from bulletin.schedule import visible_bulletin
+
         report = Report()
         bulletin = load_bulletin(self.root, report, self.parse_cache)
         theme = load_theme(bulletin.config, report) if bulletin else None
@@ -129,6 +164,8 @@ class Builder:
 
     def environment(self, theme: Theme) -> jinja2.Environment:
         """One Jinja environment per theme; Jinja itself notices edited templates."""
+        from bulletin.render.templates import make_environment
+
         key = (theme.folders, repr(theme.settings))
         if self._environment is None or self._environment[0] != key:
             self._environment = (key, make_environment(theme))
@@ -137,19 +174,17 @@ class Builder:
         return env
 
     def check(self, visibility: Visibility) -> BuildResult:
+        from bulletin.render.site import render_pages
+
         started = time.perf_counter()
         with self._reported():
             loaded = self.load(visibility)
             env = self.environment(loaded.theme)
             now = loaded.visibility.now
             pages = [path for path, _ in render_pages(loaded.bulletin, env, now=now, pdf=False)]
-        return BuildResult(
-            None,
-            loaded.bulletin,
-            pages,
-            warnings=loaded.warnings,
-            seconds=time.perf_counter() - started,
-        )
+        result = BuildResult.of(None, loaded.bulletin, loaded.warnings)
+        result.pages, result.seconds = pages, time.perf_counter() - started
+        return result
 
     def build(
         self,
@@ -169,6 +204,9 @@ class Builder:
     def issue_pdf(self, issue_id: str, target: Path, visibility: Visibility) -> PdfResult | None:
         """One issue's PDF, written to `target`, through the PDF cache; None when the
         issue is not visible. The preview makes the PDF of the issue being edited."""
+        from bulletin.render.pdf import pdf_job, pdf_key
+        from bulletin.render.pdfjobs import PdfCache, make_pdfs
+
         with self._reported():
             loaded = self.load(visibility)
             issue = next((i for i in loaded.bulletin.issues if i.id == issue_id), None)
@@ -198,8 +236,11 @@ class Builder:
     ) -> BuildResult:
         started = time.perf_counter()
         manifest = manifest_path(self.cache, output) if self.cache else None
-        options = (str(output.resolve()), pdf, links, visibility.drafts, visibility.future)
+        shape = tuple(f.name for f in fields(BuildResult))  # the stamp holds one
+        options = (str(output.resolve()), pdf, links, visibility.drafts, visibility.future, shape)
         if pdf:
+            from bulletin.render.pdf import fonts_fingerprint
+
             options += (fonts_fingerprint(),)
         stamped = manifest is not None and self.persist
         if stamped:
@@ -212,7 +253,7 @@ class Builder:
                 return replayed
         loaded = self.load(visibility)
         env = self.environment(loaded.theme)
-        result = BuildResult(output, loaded.bulletin, warnings=list(loaded.warnings))
+        result = BuildResult.of(output, loaded.bulletin, loaded.warnings)
         out = Output(output, manifest)
         try:
             self._write_pages(out, loaded, env, links, result)
@@ -246,10 +287,8 @@ class Builder:
         if stamp is None or not Output.intact(output, manifest):
             return None
         result = stamp.result
-        store = BodyStore(self.cache / BODIES)
-        for article in result.bulletin.articles:
-            article.body.store = store
         result.rendered, result.written, result.deleted = 0, [], []
+        result._reload = lambda: self.load(visibility).bulletin
         return result
 
     def _write_pages(
@@ -257,6 +296,16 @@ class Builder:
     ) -> None:
         """Render the pages whose inputs changed (on all cores when there are many);
         the writer keeps the bytes that did not change."""
+        from bulletin.parallel import run_split
+        from bulletin.render.site import (
+            common_context,
+            digest,
+            render_page,
+            site_pages,
+            term_page_size,
+        )
+        from bulletin.render.templates import template_digest
+
         bulletin, now = loaded.bulletin, loaded.visibility.now
         salt = digest(__version__, bulletin.config, loaded.theme.settings, links)
         common = common_context(bulletin, now, links)
@@ -289,6 +338,9 @@ class Builder:
     ) -> None:
         """Each issue's PDF: kept when its inputs are unchanged, from the cache when
         rendered before, else laid out (several at a time)."""
+        from bulletin.render.pdf import pdf_job, pdf_key
+        from bulletin.render.pdfjobs import PdfCache, make_pdfs
+
         bulletin, theme = loaded.bulletin, loaded.theme
         store = PdfCache(self.cache / "pdf") if self.cache else None
         results: dict[str, PdfResult] = {}
@@ -344,11 +396,15 @@ class _RelativeProblems:
 def _inputs(root: Path) -> list[Path]:
     """Every file a build reads: the config, the issues, the bulletin's themes and the
     built-in ones."""
+    from bulletin.render import builtin_themes_dir
+
     return [root / "bulletin.yaml", root / "issues", root / "themes", builtin_themes_dir()]
 
 
 def _refuse_tofu(issues: list[Issue], root: Path) -> None:
     """A PDF must not print blank boxes: name each missing character and its articles."""
+    from bulletin.render import fonts
+
     missing = fonts.tofu(a for issue in issues for a in issue.articles)
     if missing:
         problems = [

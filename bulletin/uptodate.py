@@ -41,25 +41,35 @@ class Stamp:
 
 
 def inputs_digest(roots: list[Path], skip: set[Path]) -> tuple[str, int]:
-    """Digest of path, size and mtime of every file below `roots` (folders in `skip`
-    and hidden entries left out), and the newest mtime among them."""
+    """Digest of path, size and mtime of every file below `roots` (folders in `skip`,
+    hidden folders and symlinked ones left out), and the newest mtime among them."""
     digest = hashlib.sha1(__version__.encode())
     newest = 0
+    skipped = {str(path) for path in skip}
     for root in roots:
         if root.is_file():
             stat = root.stat()
             digest.update(f"{root}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
             newest = max(newest, stat.st_mtime_ns)
-            continue
-        for folder, subfolders, files in os.walk(root):
-            subfolders[:] = sorted(
-                d for d in subfolders if not d.startswith(".") and Path(folder, d) not in skip
-            )
-            for name in sorted(files):
-                stat = os.stat(os.path.join(folder, name))
-                digest.update(f"{folder}/{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-                newest = max(newest, stat.st_mtime_ns)
+        elif root.is_dir():
+            newest = max(newest, _walk(str(root), skipped, digest))
     return digest.hexdigest(), newest
+
+
+def _walk(folder: str, skipped: set[str], digest) -> int:
+    """Add a folder's files to `digest`, depth first in name order; their newest mtime."""
+    newest = 0
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            if not entry.name.startswith(".") and entry.path not in skipped:
+                newest = max(newest, _walk(entry.path, skipped, digest))
+        elif not entry.is_symlink() or not entry.is_dir():
+            stat = entry.stat()
+            digest.update(f"{entry.path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            newest = max(newest, stat.st_mtime_ns)
+    return newest
 
 
 def read(path: Path, inputs: str, options: tuple, now: datetime) -> Stamp | None:

@@ -134,7 +134,7 @@ def sample_site(tmp_path_factory) -> Path:
 def sample():
     """The sample bulletin as loaded by bulletin itself (all issues)."""
     from bulletin.errors import Report
-    from bulletin.load import load_bulletin
+    from bulletin.load.project import load_bulletin
 
     report = Report()
     bulletin = load_bulletin(REPO, report)

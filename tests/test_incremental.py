@@ -109,7 +109,7 @@ def test_a_template_change_renders_again_only_the_pages_that_use_it(bulletin, tm
     first = rebuild(bulletin, out)
     override = bulletin.root / "themes/default/templates/terms.html"
     override.parent.mkdir(parents=True)
-    from bulletin.render.theme import builtin_themes_dir
+    from bulletin.render import builtin_themes_dir
 
     source = (builtin_themes_dir() / "default/templates/terms.html").read_text(encoding="utf-8")
     changed = source.replace("<h1>{{ kind_name }}</h1>", "<h1>全部{{ kind_name }}</h1>")
@@ -180,16 +180,20 @@ def test_an_up_to_date_output_is_not_even_loaded(bulletin, tmp_path, monkeypatch
     out = tmp_path / "site"
     age_inputs(bulletin)
     first = rebuild(bulletin, out)
-    import bulletin.build as building
+    from bulletin.build import Builder
+
+    real_load = Builder.load
 
     def no_loading(*args, **kwargs):
         raise AssertionError("an up-to-date build loaded the bulletin")
 
-    monkeypatch.setattr(building, "load", no_loading)
+    monkeypatch.setattr(Builder, "load", no_loading)
     again = rebuild(bulletin, out)
     assert again.pages == first.pages and (again.rendered, again.written) == (0, [])
-    assert len(again.bulletin.articles) == 4
-    assert all(a.title in a.html for a in again.bulletin.articles), "bodies come from the store"
+    assert (again.title, again.issues, again.articles) == (first.title, 2, 4)
+    monkeypatch.setattr(Builder, "load", real_load)
+    assert len(again.bulletin.articles) == 4, "a caller that asks gets the bulletin"
+    assert all(a.title in a.html for a in again.bulletin.articles)
 
 
 def test_a_missing_output_file_is_made_again(bulletin, tmp_path):

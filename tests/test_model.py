@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bulletin.errors import Report
-from bulletin.load import load_bulletin
+from bulletin.load.project import load_bulletin
 from bulletin.markdown import render
 from bulletin.model import Issue
 from bulletin.schedule import Visibility, is_visible

@@ -16,9 +16,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bulletin.errors import BulletinError, Problem, Report, Severity
-from bulletin.load import load_bulletin
 from bulletin.load.config import CONFIG_FILE
 from bulletin.load.issues import ISSUE_FILE
+from bulletin.load.project import load_bulletin
 from bulletin.load.yamlfile import key_line
 from bulletin.model import Bulletin, Issue
 from bulletin.publish.lock import running_pid

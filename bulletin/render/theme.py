@@ -13,14 +13,9 @@ from typing import Any
 from bulletin.errors import Report
 from bulletin.load.yamlfile import key_line, parse_yaml, read_text
 from bulletin.model import Config
+from bulletin.render import builtin_themes_dir
 
 THEME_FILE = "theme.yaml"
-
-
-def builtin_themes_dir() -> Path:
-    """Installed wheels carry the themes inside the package; a checkout has them at the top."""
-    packaged = Path(__file__).resolve().parent.parent / "themes"
-    return packaged if packaged.is_dir() else packaged.parent.parent / "themes"
 
 
 @dataclass(frozen=True)

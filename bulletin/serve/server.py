@@ -27,7 +27,7 @@ from starlette.applications import Starlette
 
 from bulletin.build import Builder
 from bulletin.errors import BulletinError
-from bulletin.render.theme import builtin_themes_dir
+from bulletin.render import builtin_themes_dir
 from bulletin.schedule import Visibility
 from bulletin.serve.app import create_app
 from bulletin.serve.pdfs import ChildProcess, make_issue_pdf
