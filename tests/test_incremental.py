@@ -132,7 +132,7 @@ def test_the_output_is_the_same_with_and_without_the_cache(bulletin, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "delete"])
-@pytest.mark.parametrize("name", ["parsed.pickle", "bodies.sqlite", "manifest"])
+@pytest.mark.parametrize("name", ["parsed.sqlite", "bodies.sqlite", "manifest"])
 def test_a_damaged_cache_file_never_changes_the_output(bulletin, tmp_path, name, damage):
     out = tmp_path / "site"
     rebuild(bulletin, out)

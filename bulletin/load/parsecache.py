@@ -1,15 +1,16 @@
-"""A persistent cache of parsed files, so a rebuild reads only what changed.
+"""A persistent cache of what loading found, so a rebuild reads only what changed.
 
-An entry is found by the file's size and modification time (like git's index), and
-failing that by the hash of its bytes. It keeps the parsed result (an Article with
-its front matter, whose rendered body sits in the body store; or an issue.yaml
-document) and the problems parsing reported, which are reported again on every
-build. Images are checked on every build, since they can vanish while the article
-stays the same. The cache is an optimisation only: a missing, stale, truncated or
-corrupt cache file is ignored and the files are parsed again.
+Two levels. An issue folder whose files (names, sizes and modification times, like
+git's index) are as they were gives back the whole Issue it was loaded into, with the
+problems loading reported, without opening one of its files. Inside a folder that
+changed, each file is found by its size and time, and failing that by the hash of
+its bytes, and only new or edited files are parsed again. Articles are kept light:
+their rendered bodies sit in the body store and are fetched when a page needs them.
 
-Entries are stored without their paths and get the caller's Path when used:
-rebuilding thousands of Path objects was most of the time a warm load took.
+Entries live in one SQLite file and a build writes only the rows of what changed,
+so an edit in a large archive writes a few rows, not the whole cache. The cache is an
+optimisation only: a missing, stale, truncated or corrupt cache file is ignored and
+started afresh, and the files are parsed again.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import io
 import os
 import pickle
-import tempfile
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,20 +32,36 @@ from bulletin.errors import Problem, Report
 from bulletin.load.bodies import FILE as BODIES
 from bulletin.load.bodies import BodyStore
 from bulletin.load.yamlfile import YamlDoc, read_yaml
-from bulletin.model import Article, Config
+from bulletin.model import Article, Config, Issue
 from bulletin.parallel import run_split
 
-FILE = "parsed.pickle"
+FILE = "parsed.sqlite"
 PARALLEL_FILES = 200  # fewer files to parse are not worth starting workers
-_KINDS: dict[str, type] = {"article": Article, "yaml": YamlDoc}
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, folder TEXT, size INTEGER,
+    mtime_ns INTEGER, digest TEXT, record BLOB);
+CREATE TABLE IF NOT EXISTS issues (folder TEXT PRIMARY KEY, fingerprint TEXT, record BLOB);
+"""
 
 
 @dataclass(frozen=True)
 class Entry:
+    """A parsed file: an Article or a YamlDoc (None: the file had errors)."""
+
     size: int
     mtime_ns: int
     digest: str  # sha1 of the file's bytes
-    parsed: Any  # Article | YamlDoc | None (None: the file had errors), or its stored form
+    parsed: Any
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
+class IssueEntry:
+    """A loaded issue folder (None: it had errors) and what loading it reported."""
+
+    fingerprint: str
+    issue: Issue | None
     problems: tuple[Problem, ...]
 
 
@@ -51,11 +70,12 @@ class ParseCache:
     keeps one across builds, so a rebuild does not even read it again."""
 
     def __init__(self, folder: Path | None, *, save: bool = True) -> None:
-        self.file = folder / FILE if folder else None
+        self.store = _Store(folder / FILE) if folder else None
         self.saving = save
         self.bodies = BodyStore(folder / BODIES) if folder else None
         self.salt: str | None = None
-        self.entries: dict[str, Entry] = {}
+        self.files: dict[str, Entry] = {}  # read or parsed, by path
+        self.issues: dict[str, IssueEntry] = {}
 
     def begin(self, config: Config) -> None:
         """Start a build: entries made under other settings do not count."""
@@ -65,11 +85,29 @@ class ParseCache:
         salt = f"{__version__}|{shape}|{config.allow_html}|{config.timezone.key}"
         if salt != self.salt:
             self.salt = salt
-            self.entries = self._read()
-        self.used: dict[str, Entry] = {}
+            self.files = {}
+            self.issues = self._read_issues()
+        self.fingerprints: dict[str, str] = {}
+        self.new_files: dict[str, Entry] = {}
+        self.new_issues: dict[str, IssueEntry] = {}
         self.new_bodies: list[tuple[str, str, str]] = []
         self._checked: dict[str, Entry] = {}  # looked at by prefetch in this build
-        self.changed = False
+
+    def changed(self, folders: list[Path]) -> list[Path]:
+        """The issue folders whose files are not as they were when last loaded."""
+        return [f for f in folders if self._known_issue(f) is None]
+
+    def issue(self, folder: Path, load: Callable[[Report], Issue | None], report: Report):
+        """load(report) -> the folder's Issue, run only when the folder changed."""
+        entry = self._known_issue(folder)
+        if entry is None:
+            own = Report()
+            issue = load(own)
+            entry = IssueEntry(self._fingerprint(folder), issue, tuple(own.problems))
+            self.issues[str(folder)] = self.new_issues[str(folder)] = entry
+        for problem in entry.problems:
+            report.add(problem)
+        return entry.issue
 
     def article(self, path: Path, issue_id: str, config: Config, report: Report):
         """load_article through the cache; a changed or new file is parsed."""
@@ -79,7 +117,7 @@ class ParseCache:
         if entry is None or (entry.parsed and images_missing(entry.parsed)):
             own = Report()
             entry = self._remember(path, load_article(path, issue_id, config, own), own)
-        return self._use(path, entry, report)
+        return self._use(entry, report)
 
     def prefetch(self, paths: list[Path], config: Config) -> None:
         """Parse ahead, on all cores, the files among `paths` that changed; the loader
@@ -105,103 +143,272 @@ class ParseCache:
         if entry is None:
             own = Report()
             entry = self._remember(path, read_yaml(path, own, what), own)
-        return self._use(path, entry, report)
+        return self._use(entry, report)
 
     def knows(self, path: Path) -> bool:
         """Whether prefetch found the file (so it exists, and its entry is ready)."""
         return str(path) in self._checked
 
+    def save(self, folders: list[Path]) -> None:
+        """Write the rows of what this build parsed; forget folders no longer there."""
+        if self.new_bodies and self.bodies is not None:
+            self.bodies.put(self.new_bodies)  # bodies first: an entry never names a missing one
+            self.stored.update(digest for digest, _, _ in self.new_bodies)
+            self.new_bodies = []
+        if self.store is None or not self.saving:  # in memory only (a long-lived builder)
+            return
+        self.store.write(self.salt, self.new_files, self.new_issues, [str(f) for f in folders])
+        self.new_files, self.new_issues = {}, {}
+
+    def _known_issue(self, folder: Path) -> IssueEntry | None:
+        entry = self.issues.get(str(folder))
+        if entry is None or entry.fingerprint != self._fingerprint(folder):
+            return None
+        if isinstance(entry.issue, bytes):  # read from the store: made whole once, on use
+            entry = self._thaw(folder, entry)
+        return entry
+
+    def _fingerprint(self, folder: Path) -> str:
+        key = str(folder)
+        if key not in self.fingerprints:
+            self.fingerprints[key] = folder_fingerprint(key)
+        return self.fingerprints[key]
+
     def _fresh(self, path: Path) -> Entry | None:
         """The entry of an unchanged file: same size and time, or else same bytes."""
-        entry = self.entries.get(str(path))
+        entry = self.files.get(str(path))
+        if entry is None and self.store is not None:
+            entry = self.store.file(str(path), path)
+            if (
+                entry
+                and isinstance(entry.parsed, Article)
+                and not self._bodies_stored([entry.parsed])
+            ):
+                entry = None
         if entry is None:
             return None
         stat = path.stat()
         if (entry.size, entry.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
             if hashlib.sha1(path.read_bytes()).hexdigest() != entry.digest:
                 return None
-            self.changed = True  # same content, new time: remember the new stat
             entry = dataclasses.replace(entry, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
-        if isinstance(entry.parsed, tuple):
-            entry = dataclasses.replace(entry, parsed=self._attach(entry.parsed, path))
+            self.new_files[str(path)] = entry  # same content, new time: remember the stat
+        if isinstance(entry.parsed, Article) and self.bodies is not None:
+            entry.parsed.body.store = self.bodies
+        self.files[str(path)] = entry
         return entry
 
     def _remember(self, path: Path, parsed, report: Report, known=None) -> Entry:
         """An entry for a file just parsed; `known` is (size, mtime_ns, digest) when the
         parser already read them."""
         size, mtime_ns, digest = known or _identity(path)
-        self.changed = True
         if isinstance(parsed, Article) and self.bodies is not None:
             body = parsed.body
             self.new_bodies.append((body.digest, body.html, body.text))
             body.store = self.bodies
-        return Entry(size, mtime_ns, digest, parsed, tuple(report.problems))
+        entry = Entry(size, mtime_ns, digest, parsed, tuple(report.problems))
+        self.files[str(path)] = self.new_files[str(path)] = entry
+        return entry
 
-    def _use(self, path: Path, entry: Entry, report: Report):
-        self.entries[str(path)] = self.used[str(path)] = entry
+    @staticmethod
+    def _use(entry: Entry, report: Report):
         for problem in entry.problems:
             report.add(problem)
         return entry.parsed
 
-    def _attach(self, stored: tuple[str, dict], path: Path):
-        kind, state = stored
-        parsed = object.__new__(_KINDS[kind])
-        parsed.__dict__.update(state, path=path)
-        if isinstance(parsed, Article):
-            parsed.body.store = self.bodies
-        return parsed
-
-    @staticmethod
-    def _detach(parsed) -> tuple[str, dict] | None:
-        if parsed is None or isinstance(parsed, tuple):
-            return parsed
-        kind = next(k for k, cls in _KINDS.items() if isinstance(parsed, cls))
-        state = {k: v for k, v in parsed.__dict__.items() if k != "path"}
-        if kind == "yaml":
-            state["_lines"] = None
-        return kind, state
-
-    def _read(self) -> dict[str, Entry]:
-        if self.file is None or self.bodies is None:
+    def _read_issues(self) -> dict[str, IssueEntry]:
+        """The stored issue records (still pickled), and the digests of the stored
+        bodies: an entry whose body is missing counts as not cached."""
+        self.stored: set[str] = set()
+        if self.store is None or self.bodies is None:
             return {}
         try:
-            with self.file.open("rb") as stream:
-                salt, entries = pickle.load(stream)
-            stored = self.bodies.digests()
-        except Exception:  # missing, truncated, corrupt, from another version: afresh
+            self.stored = self.bodies.digests()
+        except sqlite3.Error:
             self.bodies.reset()
-            return {}
-        if salt != self.salt:
-            return {}
-        return {
-            key: entry
-            for key, entry in entries.items()
-            if not entry.parsed
-            or entry.parsed[0] != "article"
-            or entry.parsed[1]["body"].digest in stored
-        }
+            self.store.reset()
+        if not self.store.open(self.salt):
+            self.bodies.reset()  # a cache started afresh: its bodies go with it
+            self.stored = set()
+        return self.store.issues()
 
-    def save(self) -> None:
-        """Keep the entries of this build's files (deleted files drop out)."""
-        if self.file is None or not (self.changed or self.used.keys() != self.entries.keys()):
-            return
-        if not self.saving:  # kept in memory by a long-lived builder
-            if self.new_bodies and self.bodies is not None:
-                self.bodies.put(self.new_bodies)  # other processes read bodies by digest
-                self.new_bodies = []
-            return
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        if self.new_bodies and self.bodies is not None:
-            self.bodies.put(self.new_bodies)  # bodies first: an entry never names a missing one
-            self.new_bodies = []
-        stored = {
-            key: dataclasses.replace(entry, parsed=self._detach(entry.parsed))
-            for key, entry in self.used.items()
-        }
-        handle, temporary = tempfile.mkstemp(dir=self.file.parent, prefix=f".{FILE}.")
-        with os.fdopen(handle, "wb") as stream:
-            pickle.dump((self.salt, stored), stream, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, self.file)
+    def _bodies_stored(self, articles) -> bool:
+        return self.bodies is None or all(a.body.digest in self.stored for a in articles)
+
+    def _thaw(self, folder: Path, entry: IssueEntry) -> IssueEntry | None:
+        try:
+            issue, problems = _load(entry.issue, folder)
+        except Exception:  # damaged: loaded afresh
+            issue = None
+        if issue is None or not self._bodies_stored(issue.articles):
+            self.issues.pop(str(folder), None)
+            return None
+        for article in issue.articles if issue else ():
+            article.body.store = self.bodies
+        entry = IssueEntry(entry.fingerprint, issue, problems)
+        self.issues[str(folder)] = entry
+        return entry
+
+
+def folder_fingerprint(folder: str) -> str:
+    """Names, sizes and modification times of every file below a folder."""
+    digest = hashlib.sha1()
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            digest.update(b"gone")
+            continue
+        for entry in entries:
+            if entry.is_dir():
+                stack.append(entry.path)
+                continue
+            try:
+                stat = entry.stat()
+            except OSError:  # a dangling link: its name still counts
+                digest.update(f"{entry.path}\0\n".encode())
+                continue
+            digest.update(f"{entry.path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+class _Store:
+    """The SQLite file: issue records by folder, file records by path. Any error
+    reading it means a cache started afresh."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db: sqlite3.Connection | None = None
+        self.pid = 0
+
+    def open(self, salt: str | None) -> bool:
+        """Connect; False when the file was unusable or from other settings (then it
+        is emptied)."""
+        try:
+            self._connect()
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+            if row and row[0] == salt:
+                return True
+            with self.db:
+                self.db.execute("DELETE FROM files")
+                self.db.execute("DELETE FROM issues")
+            return row is None  # an empty cache lost nothing
+        except sqlite3.Error:
+            self.reset()
+            return False
+
+    def issues(self) -> dict[str, IssueEntry]:
+        """Every issue record, still pickled (made whole only when used)."""
+        rows = self._rows("SELECT folder, fingerprint, record FROM issues")
+        return {folder: IssueEntry(fingerprint, record, ()) for folder, fingerprint, record in rows}
+
+    def file(self, key: str, path: Path) -> Entry | None:
+        rows = self._rows("SELECT size, mtime_ns, digest, record FROM files WHERE path = ?", (key,))
+        if not rows:
+            return None
+        size, mtime_ns, digest, record = rows[0]
+        try:
+            parsed, problems = _load(record, path.parent)
+        except Exception:
+            return None
+        return Entry(size, mtime_ns, digest, parsed, problems)
+
+    def write(self, salt, files: dict[str, Entry], issues: dict[str, IssueEntry], folders) -> None:
+        try:
+            self._connect()
+            with self.db:
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('salt', ?)", (salt,))
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (key, os.path.dirname(key), e.size, e.mtime_ns, e.digest, _dump(e, key))
+                        for key, e in files.items()
+                    ],
+                )
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO issues VALUES (?, ?, ?)",
+                    [(key, e.fingerprint, _dump(e, key, issue=True)) for key, e in issues.items()],
+                )
+                self.db.execute("CREATE TEMP TABLE IF NOT EXISTS present (folder TEXT)")
+                self.db.execute("DELETE FROM present")
+                self.db.executemany("INSERT INTO present VALUES (?)", [(f,) for f in folders])
+                self.db.execute(
+                    "DELETE FROM issues WHERE folder NOT IN (SELECT folder FROM present)"
+                )
+                self.db.execute(
+                    "DELETE FROM files WHERE folder NOT IN (SELECT folder FROM present)"
+                )
+        except sqlite3.Error:
+            self.reset()
+
+    def reset(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        self.path.unlink(missing_ok=True)
+
+    def _connect(self) -> None:
+        if self.db is None or self.pid != os.getpid():  # never share a connection across fork
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self.db.executescript(_SCHEMA)
+            self.pid = os.getpid()
+
+    def _rows(self, query: str, parameters: tuple = ()) -> list[tuple]:
+        try:
+            self._connect()
+            return self.db.execute(query, parameters).fetchall()
+        except sqlite3.Error:
+            self.reset()
+            return []
+
+
+def _dump(entry: Entry | IssueEntry, key: str, issue: bool = False) -> bytes:
+    """An entry's content pickled with its paths relative to its folder: a Path object
+    costs more to unpickle than the rest of an article."""
+    folder = key if issue else os.path.dirname(key)
+    content = (entry.issue if issue else entry.parsed, entry.problems)
+    buffer = io.BytesIO()
+    _Pickler(buffer, folder).dump(content)
+    return buffer.getvalue()
+
+
+def _load(record: bytes, folder: Path) -> tuple[Any, tuple[Problem, ...]]:
+    content, problems = _Unpickler(io.BytesIO(record), folder).load()
+    return content, problems
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, stream, folder: str) -> None:
+        super().__init__(stream, protocol=pickle.HIGHEST_PROTOCOL)
+        self.folder = folder
+
+    def persistent_id(self, obj):
+        if isinstance(obj, Path):
+            parent, name = os.path.split(str(obj))
+            if str(obj) == self.folder:
+                return ("folder",)
+            if parent == self.folder:
+                return ("child", name)
+            return ("path", str(obj))
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, stream, folder: Path) -> None:
+        super().__init__(stream)
+        self.folder = folder
+
+    def persistent_load(self, pid):
+        kind, *rest = pid
+        if kind == "folder":
+            return self.folder
+        if kind == "child":
+            return self.folder / rest[0]
+        return Path(rest[0])
 
 
 def _identity(path: Path) -> tuple[int, int, str]:

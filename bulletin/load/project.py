@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -22,17 +23,19 @@ def load_bulletin(root: Path, report: Report, cache: ParseCache | None = None) -
     cache.begin(config)
     folders = _issue_folders(config.issues_dir, report)
     cache.prefetch(
-        [folder / name for folder in folders for name in _markdown_files(folder)], config
+        [folder / name for folder in cache.changed(folders) for name in _markdown_files(folder)],
+        config,
     )
     issues = []
     for folder in folders:
-        issue = load_issue(folder, config, report, cache)
+        load = functools.partial(load_issue, folder, config, cache=cache)
+        issue = cache.issue(folder, load, report)
         if issue is not None:
             issues.append(issue)
     _check_numbering(issues, report)
     issues.sort(key=lambda i: i.sort_key, reverse=True)
     if not report.errors:
-        cache.save()
+        cache.save(folders)
     return Bulletin(config=config, issues=tuple(issues))
 
 
