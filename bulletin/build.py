@@ -168,7 +168,8 @@ class Builder:
 
         key = (theme.folders, repr(theme.settings))
         if self._environment is None or self._environment[0] != key:
-            self._environment = (key, make_environment(theme))
+            compiled = self.cache / "templates" if self.cache else None
+            self._environment = (key, make_environment(theme, compiled))
         env = self._environment[1]
         env.__dict__.pop("bulletin_template_digests", None)  # templates may have changed
         return env
@@ -309,15 +310,20 @@ class Builder:
         bulletin, now = loaded.bulletin, loaded.visibility.now
         salt = digest(__version__, bulletin.config, loaded.theme.settings, links)
         common = common_context(bulletin, now, links)
+        issue_templates = tuple(template_digest(env, t) for t in ("issue.html", "article.html"))
+
+        def keep_issue(issue: Issue, inputs: str) -> bool:
+            return out.keep_group(issue.id, digest(salt, issue_templates, inputs))
+
         todo = []
         per_page = term_page_size(loaded.theme.settings)
-        for page in site_pages(bulletin, now=now, per_page=per_page):
-            result.pages.append(page.path)
+        for page in site_pages(bulletin, now=now, per_page=per_page, keep_issue=keep_issue):
             template = template_digest(env, page.template) if page.template else None
             key = digest(salt, page.path, template, page.inputs)
-            if not out.unchanged(page.path, key):
-                out.claim(page.path)
+            if not out.unchanged(page.path, key, page.group):
+                out.claim(page.path, page.group)
                 todo.append((page, key))
+        result.pages = sorted(out.claimed)
 
         def render(share: list) -> list:
             return [out.prepare(p.path, render_page(env, p, common).encode(), k) for p, k in share]

@@ -224,3 +224,59 @@ def test_a_publish_time_between_two_builds_is_noticed(folder, tmp_path):
     assert "issues/2024-02/index.html" in after.written
     back = build(folder.root, out, Visibility(datetime(2024, 2, 15, 8, 0, tzinfo=zone)), pdf=False)
     assert back.deleted and not (out / "issues/2024-02/index.html").exists()
+
+
+def test_an_unchanged_issue_folder_is_neither_read_nor_planned_again(
+    bulletin, tmp_path, monkeypatch
+):
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    import bulletin.load.issues as issues
+    from bulletin.write.output import Output
+
+    loaded, kept = [], {}
+    real_load, real_keep = issues.load_issue, Output.keep_group
+
+    def spy_load(folder, *args, **kwargs):
+        loaded.append(folder.name)
+        return real_load(folder, *args, **kwargs)
+
+    def spy_keep(self, name, key):
+        kept[name] = real_keep(self, name, key)
+        return kept[name]
+
+    monkeypatch.setattr("bulletin.load.project.load_issue", spy_load)
+    monkeypatch.setattr(Output, "keep_group", spy_keep)
+    path = bulletin.root / "issues/2024-01/first.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n新的一段。\n", encoding="utf-8")
+    result = rebuild(bulletin, out)
+    assert loaded == ["2024-01"], "only the folder with the edit is read"
+    assert kept == {"2024-01": False, "2024-02": True}
+    assert "issues/2024-02/third.html" in result.pages, "kept pages still count as the site's"
+    assert "issues/2024-02/third.html" in (out / "sitemap.xml").read_text(encoding="utf-8")
+    rebuild(bulletin, tmp_path / "uncached", use_cache=False)
+    assert tree(out) == tree(tmp_path / "uncached")
+
+
+def test_a_kept_issue_whose_page_was_deleted_from_the_output_is_planned_again(bulletin, tmp_path):
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    (out / "issues/2024-02/third.html").unlink()
+    path = bulletin.root / "issues/2024-01/first.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n新的一段。\n", encoding="utf-8")
+    result = rebuild(bulletin, out)
+    assert "issues/2024-02/third.html" in result.written
+    assert (out / "issues/2024-02/third.html").is_file()
+
+
+def test_an_image_removed_from_an_unchanged_article_is_reported(bulletin, tmp_path):
+    folder = bulletin.root / "issues/2024-01"
+    (folder / "chart.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    path = folder / "first.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n![图](chart.png)\n", encoding="utf-8")
+    rebuild(bulletin, tmp_path / "site")
+    (folder / "chart.png").unlink()
+    from bulletin.errors import BulletinError
+
+    with pytest.raises(BulletinError, match=r"chart\.png"):
+        rebuild(bulletin, tmp_path / "site")

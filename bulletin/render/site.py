@@ -38,6 +38,7 @@ class Page:
     in_sitemap: bool = True
     absolute: bool = False  # links from the base URL (feed, sitemap)
     produce: Callable[[], str] | None = None
+    group: str | None = None  # an issue's id, for its own page and its articles' pages
 
 
 def term_path(kind: str, term: str) -> str:
@@ -114,7 +115,20 @@ def term_page_path(kind: str, term: str, number: int) -> str:
     return first if number == 1 else first.removesuffix("index.html") + f"page-{number}.html"
 
 
-def site_pages(bulletin: Bulletin, *, now: datetime, per_page: int = TERM_PAGE_SIZE) -> list[Page]:
+KeepIssue = Callable[[Issue, str], bool]  # (issue, digest of all it shows) -> its pages kept
+
+
+def site_pages(
+    bulletin: Bulletin,
+    *,
+    now: datetime,
+    per_page: int = TERM_PAGE_SIZE,
+    keep_issue: KeepIssue | None = None,
+) -> list[Page]:
+    """Every page of the site. `keep_issue` lets a rebuild keep an unchanged issue's
+    pages whole (its own page and its articles'), which are then not planned at all:
+    in a large archive, planning thousands of pages that did not change costs more
+    than rendering the few that did."""
     config = bulletin.config
     known = Digests(bulletin, now)
     everything = known.of_issues(bulletin.issues)
@@ -127,14 +141,18 @@ def site_pages(bulletin: Bulletin, *, now: datetime, per_page: int = TERM_PAGE_S
         pages.append(
             Page(f"archive/{year}/index.html", "year.html", context, known.of_issues(issues))
         )
+    kept: list[str] = []  # paths of the pages of issues kept whole
     for issue in bulletin.issues:
         inputs = known.of_issues([issue])
-        pages.append(Page(issue.url, "issue.html", {"issue": issue}, inputs))
+        if keep_issue and keep_issue(issue, digest(inputs, known.of_articles(issue.articles))):
+            kept.extend([issue.url, *(a.url for a in issue.articles)])
+            continue
+        pages.append(Page(issue.url, "issue.html", {"issue": issue}, inputs, group=issue.id))
         for article in issue.articles:
             previous, following = issue.neighbours(article)
             context = {"issue": issue, "article": article, "previous": previous, "next": following}
             own = (*inputs, *known.of_articles([article]))
-            pages.append(Page(article.url, "article.html", context, own))
+            pages.append(Page(article.url, "article.html", context, own, group=issue.id))
     for kind, groups in (("tags", bulletin.by_tag()), ("regions", bulletin.by_region())):
         counts = tuple((term, len(articles)) for term, articles in groups.items())
         pages.append(
@@ -164,7 +182,8 @@ def site_pages(bulletin: Bulletin, *, now: datetime, per_page: int = TERM_PAGE_S
         *known.of_articles(a for i in recent for a in i.articles),
     )
     pages.append(Page("feed.xml", "feed.xml", feed, feed_inputs, False, True))
-    listed = [p.path for p in pages if p.in_sitemap and p.path.endswith(".html")]
+    # sorted: the same whichever issues were kept
+    listed = sorted([p.path for p in pages if p.in_sitemap and p.path.endswith(".html")] + kept)
     pages.append(
         Page("sitemap.xml", "sitemap.xml", {"paths": listed}, (digest(listed),), False, True)
     )

@@ -20,9 +20,15 @@ from bulletin.render import cjk
 from bulletin.render.theme import Theme
 
 
-def make_environment(theme: Theme) -> jinja2.Environment:
+def make_environment(theme: Theme, compiled: Path | None = None) -> jinja2.Environment:
+    """The environment of a theme; with `compiled`, a folder where Jinja keeps the
+    templates it compiled (checked against the source), for the next process."""
+    cache = jinja2.FileSystemBytecodeCache(str(compiled)) if compiled else None
+    if compiled:
+        compiled.mkdir(parents=True, exist_ok=True)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in theme.template_dirs]),
+        bytecode_cache=cache,
         autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

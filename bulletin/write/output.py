@@ -48,15 +48,34 @@ class Output:
         if (self.target / BUILDING).exists():  # a build was killed while writing
             clean_temporaries(self.target)
         self.manifest = manifest
+        self.previous_groups: dict[str, tuple[str, list[str]]] = {}
         self.previous = self._read_manifest() or self._scan()
         self.current: dict[str, Record] = {}
+        self.groups: dict[str, tuple[str, list[str]]] = {}  # name -> key, paths
         self.pending: list[tuple[str, Path, str, str]] = []  # path, temporary, key, sha1
         self.written: list[str] = []
         self.claimed: set[str] = set()
         self.created: list[Path] = []  # folders this build made, outermost first
         self.folders: set[Path] = set()  # folders known to exist
 
-    def claim(self, relative: str) -> Path:
+    def keep_group(self, name: str, key: str) -> bool:
+        """Keep a group of files whole (an issue's pages) when the last build made it
+        from the same key and every file of it is intact; else start the group anew,
+        for the files claimed into it next."""
+        key_before, paths = self.previous_groups.get(name, (None, []))
+        kept = key_before == key and all(
+            path in self.previous and self._intact(path, self.previous[path]) for path in paths
+        )
+        self.groups[name] = (key, [])
+        if kept:  # paths checked when first claimed
+            if not self.claimed.isdisjoint(paths):
+                raise BulletinError.single(f"two pages want the same output path in {name}")
+            self.groups[name] = (key, paths)
+            self.claimed.update(paths)
+            self.current.update((path, self.previous[path]) for path in paths)
+        return kept
+
+    def claim(self, relative: str, group: str | None = None) -> Path:
         """Where `relative` goes; each path may be claimed once, inside the folder."""
         normal = posixpath.normpath(relative)
         if normal != relative or normal.startswith(("/", "../")) or normal in (".", ".."):
@@ -67,14 +86,16 @@ class Output:
                 hint="two articles or terms map to one URL; rename one of them",
             )
         self.claimed.add(relative)
+        if group is not None:
+            self.groups[group][1].append(relative)
         return self.target / relative
 
-    def unchanged(self, relative: str, key: str) -> bool:
+    def unchanged(self, relative: str, key: str, group: str | None = None) -> bool:
         """True (and kept) when the file was made from the same inputs and is intact."""
         record = self.previous.get(relative)
         if record is None or record.key != key or not self._intact(relative, record):
             return False
-        self.claim(relative)
+        self.claim(relative, group)
         self.current[relative] = record
         return True
 
@@ -223,21 +244,26 @@ class Output:
             data = json.loads(self.manifest.read_text(encoding="utf-8"))
             if data["target"] != str(self.target):
                 return None
-            return {path: Record(*fields) for path, fields in data["files"].items()}
+            files = {path: Record(*fields) for path, fields in data["files"].items()}
+            self.previous_groups = {name: tuple(group) for name, group in data["groups"].items()}
+            return files
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def _write_manifest(self) -> None:
-        if self.manifest is None or (self.current == self.previous and self.manifest.exists()):
+        unchanged = self.current == self.previous and self.groups == self.previous_groups
+        if self.manifest is None or (unchanged and self.manifest.exists()):
             return
         data = {
             "target": str(self.target),
             "files": {p: [r.key, r.sha1, r.size, r.mtime_ns] for p, r in self.current.items()},
+            "groups": self.groups,
         }
         self.manifest.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.manifest.parent, prefix=".manifest.")
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, ensure_ascii=False, separators=(",", ":"))
+            # dumps, not dump: only dumps takes json's C encoder
+            stream.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
         os.replace(temporary, self.manifest)
         _prune_manifests(self.manifest.parent, self.manifest)
 
