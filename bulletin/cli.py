@@ -365,17 +365,18 @@ def _print_warnings(warnings: list[Problem], root: Path) -> None:
 
 
 def _print_summary(result: BuildResult, root: Path) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"{result.title} → {result.output}", show_header=False)
-    table.add_row("issues", str(result.issues))
-    table.add_row("articles", str(result.articles))
-    table.add_row(
-        "pages",
-        f"{len(result.pages)} ({len(result.written)} written, {len(result.deleted)} deleted)",
-    )
+    """A few aligned lines on stderr, plain text: a build that had nothing to do
+    should not spend longer on importing a table renderer than on building."""
     cached = sum(p.cached for p in result.pdfs)
-    table.add_row("PDFs", f"{len(result.pdfs)} ({result.pdf_pages} pages, {cached} unchanged)")
-    table.add_row("time", f"{result.seconds:.2f} s")
-    table.add_row("warnings", str(len(result.warnings)))
-    console().print(table)
+    rows = {
+        "issues": str(result.issues),
+        "articles": str(result.articles),
+        "pages": f"{len(result.pages)} ({len(result.written)} written, "
+        f"{len(result.deleted)} deleted)",
+        "PDFs": f"{len(result.pdfs)} ({result.pdf_pages} pages, {cached} unchanged)",
+        "time": f"{result.seconds:.2f} s",
+        "warnings": str(len(result.warnings)),
+    }
+    lines = [f"{result.title} → {result.output}"]
+    lines += [f"  {name:<9} {value}" for name, value in rows.items()]
+    click.echo("\n".join(lines), err=True)
