@@ -11,6 +11,7 @@ forked from them could inherit a held lock).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -35,6 +36,9 @@ def run_split(
         return function(list(items))
     shares = [list(range(start, len(items), cores)) for start in range(cores)]
     _job = (function, items)
+    # objects made so far go to a generation the collector never visits, so the
+    # children's collections do not write to (and so copy) the memory they share
+    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(cores - 1) as pool:
             others = pool.map_async(_run_share, shares[1:])
@@ -43,6 +47,7 @@ def run_split(
                 results.extend(share)
     finally:
         _job = None
+        gc.unfreeze()
     return results
 
 

@@ -280,3 +280,16 @@ def test_an_image_removed_from_an_unchanged_article_is_reported(bulletin, tmp_pa
 
     with pytest.raises(BulletinError, match=r"chart\.png"):
         rebuild(bulletin, tmp_path / "site")
+
+
+def test_bodies_wait_in_the_store_not_in_memory(bulletin, tmp_path):
+    """A large archive's rendered bodies would be most of a build's memory (in every
+    worker): once stored, a body is fetched by the page that shows it."""
+    from bulletin.build import Builder
+
+    for _ in range(2):  # parsed afresh, then from the cache
+        articles = Builder(bulletin.root).load(NOW).bulletin.articles
+        assert len(articles) == 4 and not any(a.body.held for a in articles)
+        assert all(a.title in a.html and a.title in a.text for a in articles)
+    unstored = Builder(bulletin.root, use_cache=False).load(NOW).bulletin.articles
+    assert all(a.body.held for a in unstored), "without a cache folder they stay in memory"

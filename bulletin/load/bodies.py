@@ -28,16 +28,16 @@ class BodyStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             self._connection.execute(
-                "CREATE TABLE IF NOT EXISTS bodies (digest TEXT PRIMARY KEY, html TEXT, text TEXT)"
+                "CREATE TABLE IF NOT EXISTS bodies (digest TEXT PRIMARY KEY, html BLOB, text BLOB)"
             )
             self._pid = os.getpid()
         return self._connection
 
-    def get(self, digest: str) -> tuple[str, str] | None:
-        row = self.db.execute(
-            "SELECT html, text FROM bodies WHERE digest = ?", (digest,)
-        ).fetchone()
-        return (row[0], row[1]) if row else None
+    def get(self, digest: str, column: str) -> str | None:
+        """The html or the text of a body (a page shows one of them)."""
+        assert column in ("html", "text")
+        row = self.db.execute(f"SELECT {column} FROM bodies WHERE digest = ?", (digest,)).fetchone()
+        return _text(row[0]) if row else None
 
     def digests(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT digest FROM bodies")}
@@ -50,12 +50,21 @@ class BodyStore:
         self.path.unlink(missing_ok=True)
 
     def put(self, rows: list[tuple[str, str, str]]) -> None:
+        """Stored as UTF-8 bytes: binding a str makes SQLite's driver keep a UTF-8 copy
+        inside the str for as long as it lives, doubling what the bodies cost."""
+        encoded = ((digest, html.encode(), text.encode()) for digest, html, text in rows)
         with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?, ?)", rows)
+            self.db.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?, ?)", encoded)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value  # str: an older store
 
 
 class Body:
-    """An article's HTML and text: held in memory when just parsed, else fetched."""
+    """An article's HTML and text: held in memory when just parsed and not yet
+    stored; else fetched from the store each time they are asked for (a page asks
+    once), so a large archive's bodies never all sit in memory at once."""
 
     __slots__ = ("_html", "_text", "digest", "store")
 
@@ -68,23 +77,29 @@ class Body:
     ) -> None:
         self.digest, self._html, self._text, self.store = digest, html, text, store
 
-    def _fetch(self) -> None:
-        found = self.store.get(self.digest) if self.store else None
+    def _fetch(self, column: str) -> str:
+        found = self.store.get(self.digest, column) if self.store else None
         if found is None:
             raise LookupError(f"the cached body {self.digest} is gone; delete .bulletin-cache/")
-        self._html, self._text = found
+        return found
 
     @property
     def html(self) -> str:
-        if self._html is None:
-            self._fetch()
-        return self._html
+        return self._html if self._html is not None else self._fetch("html")
 
     @property
     def text(self) -> str:
-        if self._text is None:
-            self._fetch()
-        return self._text
+        return self._text if self._text is not None else self._fetch("text")
+
+    @property
+    def held(self) -> bool:
+        """Whether the html and text are in memory (just parsed, not yet stored)."""
+        return self._html is not None
+
+    def release(self) -> None:
+        """Forget the html and text once they are in the store."""
+        if self.store is not None:
+            self._html = self._text = None
 
     def __getstate__(self):  # pickled light: the digest only
         return self.digest

@@ -30,7 +30,7 @@ from typing import Any
 from bulletin import __version__
 from bulletin.errors import Problem, Report
 from bulletin.load.bodies import FILE as BODIES
-from bulletin.load.bodies import BodyStore
+from bulletin.load.bodies import Body, BodyStore
 from bulletin.load.yamlfile import YamlDoc, read_yaml
 from bulletin.model import Article, Config, Issue
 from bulletin.parallel import run_split
@@ -90,7 +90,7 @@ class ParseCache:
         self.fingerprints: dict[str, str] = {}
         self.new_files: dict[str, Entry] = {}
         self.new_issues: dict[str, IssueEntry] = {}
-        self.new_bodies: list[tuple[str, str, str]] = []
+        self.new_bodies: list[Body] = []  # parsed in this build, not yet stored
         self._checked: dict[str, Entry] = {}  # looked at by prefetch in this build
 
     def changed(self, folders: list[Path]) -> list[Path]:
@@ -130,10 +130,13 @@ class ParseCache:
                 missing.append(path)
             else:  # checked now: the loader takes it without a second look
                 self._checked[str(path)] = entry
+        store = self.bodies.path if self.bodies is not None else None
         for path, article, body, problems, stat in run_split(
-            functools.partial(_parse, config=config), missing, minimum=PARALLEL_FILES
+            functools.partial(_parse, config=config, store=store), missing, minimum=PARALLEL_FILES
         ):
-            if article is not None:  # bodies travel apart: a Body pickles as its digest
+            if article is not None and body is None:  # the worker stored it
+                self.stored.add(article.body.digest)
+            elif article is not None:  # bodies travel apart: a Body pickles as its digest
                 article.body._html, article.body._text = body
             self._checked[str(path)] = self._remember(path, article, Report(list(problems)), stat)
 
@@ -152,8 +155,11 @@ class ParseCache:
     def save(self, folders: list[Path]) -> None:
         """Write the rows of what this build parsed; forget folders no longer there."""
         if self.new_bodies and self.bodies is not None:
-            self.bodies.put(self.new_bodies)  # bodies first: an entry never names a missing one
-            self.stored.update(digest for digest, _, _ in self.new_bodies)
+            # bodies first: an entry never names a missing one
+            self.bodies.put([(b.digest, b.html, b.text) for b in self.new_bodies])
+            self.stored.update(b.digest for b in self.new_bodies)
+            for body in self.new_bodies:  # fetched again by the few pages that show it
+                body.release()
             self.new_bodies = []
         if self.store is None or not self.saving:  # in memory only (a long-lived builder)
             return
@@ -204,7 +210,8 @@ class ParseCache:
         size, mtime_ns, digest = known or _identity(path)
         if isinstance(parsed, Article) and self.bodies is not None:
             body = parsed.body
-            self.new_bodies.append((body.digest, body.html, body.text))
+            if body.held:
+                self.new_bodies.append(body)
             body.store = self.bodies
         entry = Entry(size, mtime_ns, digest, parsed, tuple(report.problems))
         self.files[str(path)] = self.new_files[str(path)] = entry
@@ -321,16 +328,17 @@ class _Store:
             self._connect()
             with self.db:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('salt', ?)", (salt,))
+                # rows made one at a time: a cold build pickles thousands
                 self.db.executemany(
                     "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                    [
+                    (
                         (key, os.path.dirname(key), e.size, e.mtime_ns, e.digest, _dump(e, key))
                         for key, e in files.items()
-                    ],
+                    ),
                 )
                 self.db.executemany(
                     "INSERT OR REPLACE INTO issues VALUES (?, ?, ?)",
-                    [(key, e.fingerprint, _dump(e, key, issue=True)) for key, e in issues.items()],
+                    ((key, e.fingerprint, _dump(e, key, issue=True)) for key, e in issues.items()),
                 )
                 self.db.execute("CREATE TEMP TABLE IF NOT EXISTS present (folder TEXT)")
                 self.db.execute("DELETE FROM present")
@@ -418,15 +426,27 @@ def _identity(path: Path) -> tuple[int, int, str]:
     return stat.st_size, stat.st_mtime_ns, hashlib.sha1(path.read_bytes()).hexdigest()
 
 
-def _parse(paths: list[Path], config: Config) -> list[tuple]:
-    """Parse articles (in a worker process): each with its body's html and text."""
+def _parse(paths: list[Path], config: Config, store: Path | None) -> list[tuple]:
+    """Parse articles (in a worker process). With a body store, the worker stores the
+    bodies itself and sends back only the front matter (body None): the bodies of a
+    large archive never pass through, or stay in, the memory of the main process."""
     from bulletin.load.articles import load_article
 
-    parsed = []
+    parsed, bodies = [], []
     for path in paths:
         identity = _identity(path)
         report = Report()
         article = load_article(path, path.parent.name, config, report)
-        body = (article.body.html, article.body.text) if article else None
+        body = None
+        if article is not None and store is not None:
+            bodies.append(article.body)
+        elif article is not None:
+            body = (article.body.html, article.body.text)
         parsed.append((path, article, body, tuple(report.problems), identity))
+    if bodies:
+        kept = BodyStore(store)
+        kept.put([(b.digest, b.html, b.text) for b in bodies])
+        for body in bodies:
+            body.store = kept
+            body.release()
     return parsed
