@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bulletin import __version__, uptodate
-from bulletin.errors import BulletinError, Problem, Severity
-from bulletin.schedule import Visibility
+from bulletin.errors import BulletinError, Problem, Report, Severity
+from bulletin.schedule import Visibility, visible_bulletin
 from bulletin.write.output import Output, manifest_path
 
 if TYPE_CHECKING:
@@ -146,10 +146,8 @@ class Builder:
         return self._parse_cache
 
     def load(self, visibility: Visibility) -> Loaded:
-        from bulletin.errors import Report
         from bulletin.load.project import load_bulletin
         from bulletin.render.theme import load_theme
-        from bulletin.schedule import visible_bulletin
 
         report = Report()
         bulletin = load_bulletin(self.root, report, self.parse_cache)

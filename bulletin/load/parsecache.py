@@ -61,7 +61,7 @@ class IssueEntry:
     """A loaded issue folder (None: it had errors) and what loading it reported."""
 
     fingerprint: str
-    issue: Issue | None
+    issue: Issue | bytes | None  # bytes: as read from the store, made whole when used
     problems: tuple[Problem, ...]
 
 
@@ -162,6 +162,7 @@ class ParseCache:
                 body.release()
             self.new_bodies = []
         if self.store is None or not self.saving:  # in memory only (a long-lived builder)
+            self.new_files, self.new_issues = {}, {}
             return
         self.store.write(self.salt, self.new_files, self.new_issues, [str(f) for f in folders])
         self.new_files, self.new_issues = {}, {}

@@ -56,7 +56,7 @@ def url(context: jinja2.runtime.Context, target: str) -> str:
     return relative_url(target, page)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)  # a page links the same few places again and again
 def relative_url(target: str, page: str) -> str:
     """The quoted path from the folder of `page` to `target` (both from the site root)."""
     path, hash_, fragment = target.partition("#")
@@ -71,7 +71,7 @@ def relative_url(target: str, page: str) -> str:
     return _quoted(relative or ".") + hash_ + quote(fragment)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def _quoted(path: str) -> str:
     return quote(path, safe="/#")
 
