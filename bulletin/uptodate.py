@@ -41,8 +41,8 @@ class Stamp:
 
 
 def inputs_digest(roots: list[Path], skip: set[Path]) -> tuple[str, int]:
-    """Digest of path, size and mtime of every file below `roots` (folders in `skip`,
-    hidden folders and symlinked ones left out), and the newest mtime among them."""
+    """Digest of path, size and mtime of every file below `roots` (folders in `skip`
+    and hidden folders left out), and the newest mtime among them."""
     digest = hashlib.sha1(__version__.encode())
     newest = 0
     skipped = {str(path) for path in skip}
@@ -52,21 +52,39 @@ def inputs_digest(roots: list[Path], skip: set[Path]) -> tuple[str, int]:
             digest.update(f"{root}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
             newest = max(newest, stat.st_mtime_ns)
         elif root.is_dir():
-            newest = max(newest, _walk(str(root), skipped, digest))
+            newest = max(newest, tree_digest(str(root), digest, skipped))
     return digest.hexdigest(), newest
 
 
-def _walk(folder: str, skipped: set[str], digest) -> int:
-    """Add a folder's files to `digest`, depth first in name order; their newest mtime."""
-    newest = 0
-    with os.scandir(folder) as listing:
-        entries = sorted(listing, key=lambda entry: entry.name)
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            if not entry.name.startswith(".") and entry.path not in skipped:
-                newest = max(newest, _walk(entry.path, skipped, digest))
-        elif not entry.is_symlink() or not entry.is_dir():
-            stat = entry.stat()
+def tree_digest(folder: str, digest, skipped: frozenset[str] | set[str] = frozenset()) -> int:
+    """Add the path, size and mtime of every file below `folder` to `digest`, depth
+    first in name order, and return the newest mtime. Symlinked folders are followed
+    as the loader follows them, each real folder once (a link back up is no loop);
+    a dangling link counts by its name; hidden folders and those in `skipped` are
+    left out."""
+    newest, seen, stack = 0, set(), [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            real = os.stat(current)
+            if (real.st_dev, real.st_ino) in seen:
+                continue
+            seen.add((real.st_dev, real.st_ino))
+            with os.scandir(current) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name, reverse=True)
+        except OSError:
+            digest.update(f"{current}\0gone\n".encode())
+            continue
+        for entry in entries:  # reversed onto the stack: taken off in name order
+            try:
+                if entry.is_dir():
+                    if not entry.name.startswith(".") and entry.path not in skipped:
+                        stack.append(entry.path)
+                    continue
+                stat = entry.stat()
+            except OSError:  # a dangling link, an editor's lock file
+                digest.update(f"{entry.path}\0\n".encode())
+                continue
             digest.update(f"{entry.path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
             newest = max(newest, stat.st_mtime_ns)
     return newest

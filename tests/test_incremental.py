@@ -230,6 +230,7 @@ def test_an_unchanged_issue_folder_is_neither_read_nor_planned_again(
     bulletin, tmp_path, monkeypatch
 ):
     out = tmp_path / "site"
+    age_inputs(bulletin)  # files saved just now are compared by content, not by time
     rebuild(bulletin, out)
     import bulletin.load.issues as issues
     from bulletin.write.output import Output
@@ -293,3 +294,51 @@ def test_bodies_wait_in_the_store_not_in_memory(bulletin, tmp_path):
         assert all(a.title in a.html and a.title in a.text for a in articles)
     unstored = Builder(bulletin.root, use_cache=False).load(NOW).bulletin.articles
     assert all(a.body.held for a in unstored), "without a cache folder they stay in memory"
+
+
+def test_a_file_rewritten_within_the_same_size_and_timestamp_is_noticed(bulletin, tmp_path):
+    """A coarse clock (1 s on some file systems) or a quick second save keeps size and
+    mtime: a file saved within the racy window is compared by content next time."""
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    path = bulletin.root / "issues/2024-01/first.md"
+    before = path.stat()
+    text = path.read_text(encoding="utf-8")
+    assert "第一篇文章" in text
+    path.write_text(text.replace("第一篇文章", "第壹篇文章"), encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    rebuild(bulletin, out)
+    rebuild(bulletin, tmp_path / "uncached", use_cache=False)
+    assert tree(out) == tree(tmp_path / "uncached")
+    assert "第壹篇文章" in (out / "issues/2024-01/first.html").read_text(encoding="utf-8")
+
+
+def test_an_edit_inside_a_symlinked_issue_folder_is_noticed(bulletin, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (bulletin.root / "issues/2024-02").rename(elsewhere / "2024-02")
+    (bulletin.root / "issues/2024-02").symlink_to(elsewhere / "2024-02")
+    age_inputs(bulletin)
+    for path in (elsewhere / "2024-02").iterdir():
+        os.utime(path, (path.stat().st_atime - 60, path.stat().st_mtime - 60))
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    path = elsewhere / "2024-02/third.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("第三篇文章", "改名的第三篇"), "utf-8")
+    assert rebuild(bulletin, out).rendered > 0
+    assert "改名的第三篇" in (out / "issues/2024-02/third.html").read_text(encoding="utf-8")
+
+
+def test_links_that_loop_or_dangle_inside_an_issue_folder_do_not_break_the_build(
+    bulletin, tmp_path
+):
+    folder = bulletin.root / "issues/2024-01"
+    (folder / "up").symlink_to("..")  # a loop back up
+    (folder / ".#first.md").symlink_to("editor@host.1234:1700000000")  # an Emacs lock
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    age_inputs(bulletin)
+    rebuild(bulletin, out)
+    assert rebuild(bulletin, out).rendered == 0
+    assert (out / "issues/2024-01/first.html").is_file()

@@ -18,8 +18,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import os
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,8 +31,10 @@ from bulletin.load.cachestore import FILE, CacheStore, Entry, IssueEntry, load_r
 from bulletin.load.yamlfile import YamlDoc, read_yaml
 from bulletin.model import Article, Config, Issue
 from bulletin.parallel import run_split
+from bulletin.uptodate import RACY_SECONDS, tree_digest
 
 PARALLEL_FILES = 200  # fewer files to parse are not worth starting workers
+_RACY = "racy"  # the fingerprint of a folder with a file modified just now: never matches
 
 
 class ParseCache:
@@ -139,7 +141,8 @@ class ParseCache:
 
     def _known_issue(self, folder: Path) -> IssueEntry | None:
         entry = self.issues.get(str(folder))
-        if entry is None or entry.fingerprint != self._fingerprint(folder):
+        fingerprint = self._fingerprint(folder)
+        if entry is None or entry.fingerprint != fingerprint or fingerprint == _RACY:
             return None
         if isinstance(entry.issue, bytes):  # read from the store: made whole once, on use
             entry = self._thaw(folder, entry)
@@ -148,7 +151,12 @@ class ParseCache:
     def _fingerprint(self, folder: Path) -> str:
         key = str(folder)
         if key not in self.fingerprints:
-            self.fingerprints[key] = folder_fingerprint(key)
+            digest = hashlib.sha1()
+            newest = tree_digest(key, digest)
+            # a file changed within the racy window may change again unseen, within
+            # the same size and timestamp: such a folder is never taken as unchanged
+            racy = newest > time.time_ns() - RACY_SECONDS * 1_000_000_000
+            self.fingerprints[key] = _RACY if racy else digest.hexdigest()
         return self.fingerprints[key]
 
     def _fresh(self, path: Path) -> Entry | None:
@@ -168,7 +176,9 @@ class ParseCache:
         if (entry.size, entry.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
             if hashlib.sha1(path.read_bytes()).hexdigest() != entry.digest:
                 return None
-            entry = dataclasses.replace(entry, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+            entry = dataclasses.replace(
+                entry, size=stat.st_size, mtime_ns=_settled(stat.st_mtime_ns)
+            )
             self.new_files[str(path)] = entry  # same content, new time: remember the stat
         if isinstance(entry.parsed, Article) and self.bodies is not None:
             entry.parsed.body.store = self.bodies
@@ -184,7 +194,7 @@ class ParseCache:
             if body.held:
                 self.new_bodies.append(body)
             body.store = self.bodies
-        entry = Entry(size, mtime_ns, digest, parsed, tuple(report.problems))
+        entry = Entry(size, _settled(mtime_ns), digest, parsed, tuple(report.problems))
         self.files[str(path)] = self.new_files[str(path)] = entry
         return entry
 
@@ -228,29 +238,11 @@ class ParseCache:
         return entry
 
 
-def folder_fingerprint(folder: str) -> str:
-    """Names, sizes and modification times of every file below a folder."""
-    digest = hashlib.sha1()
-    stack = [folder]
-    while stack:
-        current = stack.pop()
-        try:
-            with os.scandir(current) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError:
-            digest.update(b"gone")
-            continue
-        for entry in entries:
-            if entry.is_dir():
-                stack.append(entry.path)
-                continue
-            try:
-                stat = entry.stat()
-            except OSError:  # a dangling link: its name still counts
-                digest.update(f"{entry.path}\0\n".encode())
-                continue
-            digest.update(f"{entry.path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+def _settled(mtime_ns: int) -> int:
+    """The modification time to trust next time, or -1 for a file modified within the
+    racy window, which could change again within the same size and timestamp: its
+    content is then compared by hash (as git does with a racily clean index)."""
+    return mtime_ns if mtime_ns < time.time_ns() - RACY_SECONDS * 1_000_000_000 else -1
 
 
 def _identity(path: Path) -> tuple[int, int, str]:
