@@ -222,6 +222,10 @@ class Builder:
             job = pdf_job(issue, loaded.bulletin, env, loaded.theme, key)
             return make_pdfs([(job, target)], store)[0]
 
+    def _reported_load(self, visibility: Visibility) -> Loaded:
+        with self._reported():
+            return self.load(visibility)
+
     def _reported(self):
         return _RelativeProblems(self.root)
 
@@ -287,7 +291,7 @@ class Builder:
             return None
         result = stamp.result
         result.rendered, result.written, result.deleted = 0, [], []
-        result._reload = lambda: self.load(visibility).bulletin
+        result._reload = lambda: self._reported_load(visibility).bulletin
         return result
 
     def _write_pages(

@@ -342,3 +342,41 @@ def test_links_that_loop_or_dangle_inside_an_issue_folder_do_not_break_the_build
     rebuild(bulletin, out)
     assert rebuild(bulletin, out).rendered == 0
     assert (out / "issues/2024-01/first.html").is_file()
+
+
+def test_a_damaged_body_store_is_named_cleared_and_rebuilt(bulletin, tmp_path):
+    """A torn write in the middle of the store of rendered articles: the build that
+    meets it says so and clears it, and the next build is whole again."""
+    from bulletin.errors import BulletinError
+
+    for number in range(1, 30):  # bodies over many database pages
+        bulletin.issue(f"2023-{number:02d}", articles={f"a{number}": f"文章{number}"})
+        path = bulletin.root / f"issues/2023-{number:02d}/a{number}.md"
+        path.write_text(path.read_text(encoding="utf-8") + "正文" * 3000 + "\n", "utf-8")
+    rebuild(bulletin, tmp_path / "site")
+    store = bulletin.root / ".bulletin-cache/bodies.sqlite"
+    with store.open("r+b") as stream:
+        stream.seek(store.stat().st_size // 2)
+        stream.write(b"\xff" * 20000)
+    out = tmp_path / "again"
+    with pytest.raises(BulletinError, match=r"cache of rendered articles[\s\S]*build again"):
+        rebuild(bulletin, out)
+    rebuild(bulletin, out)
+    rebuild(bulletin, tmp_path / "uncached", use_cache=False)
+    assert tree(out) == tree(tmp_path / "uncached")
+
+
+def test_a_long_lived_builder_survives_the_cache_being_deleted(bulletin, tmp_path):
+    import shutil
+
+    from bulletin.build import Builder
+
+    builder = Builder(bulletin.root, persist=False)  # as the preview keeps one
+    out = tmp_path / "site"
+    builder.build(out, NOW, pdf=False)
+    shutil.rmtree(bulletin.root / ".bulletin-cache")
+    path = bulletin.root / "issues/2024-01/first.md"
+    for sentence in ("新增一段。", "再加一段。"):
+        path.write_text(path.read_text(encoding="utf-8") + f"\n{sentence}\n", "utf-8")
+        builder.build(out, NOW, pdf=False)
+        assert sentence in (out / "issues/2024-01/first.html").read_text(encoding="utf-8")

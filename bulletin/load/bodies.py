@@ -7,47 +7,38 @@ its HTML and text by digest from a SQLite store the first time they are asked fo
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
+from bulletin.errors import BulletinError
+from bulletin.load.sqlitefile import SqliteFile
+
 FILE = "bodies.sqlite"
+_SCHEMA = "CREATE TABLE IF NOT EXISTS bodies (digest TEXT PRIMARY KEY, html BLOB, text BLOB);"
 
 
-class BodyStore:
+class BodyStore(SqliteFile):
     """digest -> (html, text), in one SQLite file of the cache folder."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._connection: sqlite3.Connection | None = None
-        self._pid = 0
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        if self._connection is None or self._pid != os.getpid():  # never share across fork
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            self._connection.execute(
-                "CREATE TABLE IF NOT EXISTS bodies (digest TEXT PRIMARY KEY, html BLOB, text BLOB)"
-            )
-            self._pid = os.getpid()
-        return self._connection
+        super().__init__(path, _SCHEMA)
 
     def get(self, digest: str, column: str) -> str | None:
         """The html or the text of a body (a page shows one of them)."""
         assert column in ("html", "text")
-        row = self.db.execute(f"SELECT {column} FROM bodies WHERE digest = ?", (digest,)).fetchone()
+        query = f"SELECT {column} FROM bodies WHERE digest = ?"
+        try:
+            row = self.db.execute(query, (digest,)).fetchone()
+        except sqlite3.Error as error:
+            self.recover(error)
+            raise BulletinError.single(
+                f"the cache of rendered articles {self.path} could not be read: {error}",
+                hint="it has been cleared; build again",
+            ) from error
         return _text(row[0]) if row else None
 
     def digests(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT digest FROM bodies")}
-
-    def reset(self) -> None:
-        """Start the store afresh (it was corrupt or from another version)."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-        self.path.unlink(missing_ok=True)
 
     def put(self, rows: list[tuple[str, str, str]]) -> None:
         """Stored as UTF-8 bytes: binding a str makes SQLite's driver keep a UTF-8 copy
@@ -80,7 +71,10 @@ class Body:
     def _fetch(self, column: str) -> str:
         found = self.store.get(self.digest, column) if self.store else None
         if found is None:
-            raise LookupError(f"the cached body {self.digest} is gone; delete .bulletin-cache/")
+            raise BulletinError.single(
+                f"the rendered article {self.digest} is missing from the cache",
+                hint="delete .bulletin-cache/ and build again",
+            )
         return found
 
     @property

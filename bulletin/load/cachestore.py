@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bulletin.errors import Problem
+from bulletin.load.sqlitefile import SqliteFile
 from bulletin.model import Issue
 
 FILE = "parsed.sqlite"
@@ -45,20 +46,17 @@ class IssueEntry:
     problems: tuple[Problem, ...]
 
 
-class CacheStore:
+class CacheStore(SqliteFile):
     """The SQLite file: issue records by folder, file records by path. Any error
     reading it means a cache started afresh."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.db: sqlite3.Connection | None = None
-        self.pid = 0
+        super().__init__(path, _SCHEMA)
 
     def open(self, salt: str | None) -> bool:
         """Connect; False when the file was unusable or from other settings (then it
         is emptied)."""
         try:
-            self._connect()
             row = self.db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
             if row and row[0] == salt:
                 return True
@@ -66,8 +64,8 @@ class CacheStore:
                 self.db.execute("DELETE FROM files")
                 self.db.execute("DELETE FROM issues")
             return row is None  # an empty cache lost nothing
-        except sqlite3.Error:
-            self.reset()
+        except sqlite3.Error as error:
+            self.recover(error)
             return False
 
     def issues(self) -> dict[str, IssueEntry]:
@@ -87,63 +85,36 @@ class CacheStore:
         return Entry(size, mtime_ns, digest, parsed, problems)
 
     def write(self, salt, files: dict[str, Entry], issues: dict[str, IssueEntry], folders) -> None:
+        # rows made one at a time: a cold build pickles thousands
+        file_rows = (
+            (key, os.path.dirname(key), e.size, e.mtime_ns, e.digest, dump_record(e, key))
+            for key, e in files.items()
+        )
+        issue_rows = (
+            (key, e.fingerprint, dump_record(e, key, issue=True)) for key, e in issues.items()
+        )
         try:
-            self._connect()
             with self.db:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('salt', ?)", (salt,))
-                # rows made one at a time: a cold build pickles thousands
                 self.db.executemany(
-                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        (
-                            key,
-                            os.path.dirname(key),
-                            e.size,
-                            e.mtime_ns,
-                            e.digest,
-                            dump_record(e, key),
-                        )
-                        for key, e in files.items()
-                    ),
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", file_rows
                 )
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO issues VALUES (?, ?, ?)",
-                    (
-                        (key, e.fingerprint, dump_record(e, key, issue=True))
-                        for key, e in issues.items()
-                    ),
-                )
+                self.db.executemany("INSERT OR REPLACE INTO issues VALUES (?, ?, ?)", issue_rows)
                 self.db.execute("CREATE TEMP TABLE IF NOT EXISTS present (folder TEXT)")
                 self.db.execute("DELETE FROM present")
                 self.db.executemany("INSERT INTO present VALUES (?)", [(f,) for f in folders])
-                self.db.execute(
-                    "DELETE FROM issues WHERE folder NOT IN (SELECT folder FROM present)"
-                )
-                self.db.execute(
-                    "DELETE FROM files WHERE folder NOT IN (SELECT folder FROM present)"
-                )
-        except sqlite3.Error:
-            self.reset()
-
-    def reset(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
-        self.path.unlink(missing_ok=True)
-
-    def _connect(self) -> None:
-        if self.db is None or self.pid != os.getpid():  # never share a connection across fork
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            self.db.executescript(_SCHEMA)
-            self.pid = os.getpid()
+                for table in ("issues", "files"):
+                    self.db.execute(
+                        f"DELETE FROM {table} WHERE folder NOT IN (SELECT folder FROM present)"
+                    )
+        except sqlite3.Error as error:
+            self.recover(error)
 
     def _rows(self, query: str, parameters: tuple = ()) -> list[tuple]:
         try:
-            self._connect()
             return self.db.execute(query, parameters).fetchall()
-        except sqlite3.Error:
-            self.reset()
+        except sqlite3.Error as error:
+            self.recover(error)
             return []
 
 

@@ -24,15 +24,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bulletin import __version__
-from bulletin.errors import Report
+from bulletin.errors import Problem, Report
 from bulletin.load.bodies import FILE as BODIES
 from bulletin.load.bodies import Body, BodyStore
 from bulletin.load.cachestore import FILE, CacheStore, Entry, IssueEntry, load_record
 from bulletin.load.yamlfile import YamlDoc, read_yaml
-from bulletin.model import Article, Config, Issue
+from bulletin.model import Article, Config, Correction, Issue, Section
 from bulletin.parallel import run_split
 from bulletin.uptodate import RACY_SECONDS, tree_digest
 
+_STORED = (Article, Issue, Section, Correction, Problem)  # their shapes key the cache
 PARALLEL_FILES = 200  # fewer files to parse are not worth starting workers
 _RACY = "racy"  # the fingerprint of a folder with a file modified just now: never matches
 
@@ -53,9 +54,10 @@ class ParseCache:
         """Start a build: entries made under other settings do not count."""
         # what else changes how a file parses: the tool and the model's shape, raw
         # HTML, the time zone
-        shape = ",".join(f.name for f in dataclasses.fields(Article))
+        shape = ",".join(f.name for kind in _STORED for f in dataclasses.fields(kind))
         salt = f"{__version__}|{shape}|{config.allow_html}|{config.timezone.key}"
-        if salt != self.salt:
+        replaced = [f.refresh() for f in (self.store, self.bodies) if f is not None]
+        if salt != self.salt or any(replaced):  # other settings, or a cache deleted meanwhile
             self.salt = salt
             self.files = {}
             self.issues = self._read_issues()
@@ -212,9 +214,8 @@ class ParseCache:
             return {}
         try:
             self.stored = self.bodies.digests()
-        except sqlite3.Error:
-            self.bodies.reset()
-            self.store.reset()
+        except sqlite3.Error as error:
+            self.bodies.recover(error)
         if not self.store.open(self.salt):
             self.bodies.reset()  # a cache started afresh: its bodies go with it
             self.stored = set()

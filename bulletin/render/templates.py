@@ -23,17 +23,18 @@ from bulletin.render.theme import Theme
 def make_environment(theme: Theme, compiled: Path | None = None) -> jinja2.Environment:
     """The environment of a theme; with `compiled`, a folder where Jinja keeps the
     templates it compiled (checked against the source), for the next process."""
-    cache = jinja2.FileSystemBytecodeCache(str(compiled)) if compiled else None
-    if compiled:
-        compiled.mkdir(parents=True, exist_ok=True)
+    options = {"trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": True}
+    cache = None
+    if compiled:  # compiled code depends on the options too: one folder per set of them
+        folder = compiled / hashlib.sha1(repr((jinja2.__version__, options)).encode()).hexdigest()
+        folder.mkdir(parents=True, exist_ok=True)
+        cache = jinja2.FileSystemBytecodeCache(str(folder))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in theme.template_dirs]),
         bytecode_cache=cache,
         autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
         undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+        **options,
     )
     env.filters["zh_date"] = zh_date
     env.filters["iso"] = lambda value: value.isoformat()

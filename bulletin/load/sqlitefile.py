@@ -1,0 +1,68 @@
+"""A SQLite file of the build cache, as the cache's stores share it.
+
+One connection per process: made again after a fork (a connection must never cross
+one) and when the file was replaced or deleted meanwhile, by another process or by
+hand, which a long-lived builder notices at the start of each build. A damaged file
+is started afresh; a file another process holds too long is left alone, and the
+cache is skipped for that step (it is an optimisation only).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+
+class SqliteFile:
+    def __init__(self, path: Path, schema: str) -> None:
+        self.path = path
+        self.schema = schema
+        self._connection: sqlite3.Connection | None = None
+        self._pid = 0
+        self._identity: tuple[int, int] | None = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._connection is None or self._pid != os.getpid():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self._connection.executescript(self.schema)
+            self._pid = os.getpid()
+            self._identity = _identity(self.path)
+        return self._connection
+
+    def refresh(self) -> bool:
+        """Drop the connection when the file is no longer the one it was made to;
+        True when so (what was read from it may be gone too)."""
+        if self._connection is None or _identity(self.path) == self._identity:
+            return False
+        self.close()
+        return True
+
+    def close(self) -> None:
+        if self._connection is not None and self._pid == os.getpid():
+            self._connection.close()
+        self._connection = None
+
+    def reset(self) -> None:
+        """Start the file afresh (it was damaged, or from another version)."""
+        self.close()
+        for path in (self.path, self.path.with_name(self.path.name + "-journal")):
+            path.unlink(missing_ok=True)
+
+    def recover(self, error: sqlite3.Error) -> None:
+        """After an error: a damaged file is started afresh, a busy one left alone."""
+        busy = isinstance(error, sqlite3.OperationalError) and (
+            "locked" in str(error) or "busy" in str(error)
+        )
+        if not busy:
+            self.reset()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
