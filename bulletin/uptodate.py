@@ -62,14 +62,15 @@ def tree_digest(folder: str, digest, skipped: frozenset[str] | set[str] = frozen
     as the loader follows them, each real folder once (a link back up is no loop);
     a dangling link counts by its name; hidden folders and those in `skipped` are
     left out."""
-    newest, seen, stack = 0, set(), [folder]
+    try:
+        top = os.stat(folder)
+    except OSError:
+        digest.update(f"{folder}\0gone\n".encode())
+        return 0
+    newest, seen, stack = 0, {(top.st_dev, top.st_ino)}, [(folder, top.st_dev)]
     while stack:
-        current = stack.pop()
+        current, device = stack.pop()
         try:
-            real = os.stat(current)
-            if (real.st_dev, real.st_ino) in seen:
-                continue
-            seen.add((real.st_dev, real.st_ino))
             with os.scandir(current) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name, reverse=True)
         except OSError:
@@ -78,8 +79,14 @@ def tree_digest(folder: str, digest, skipped: frozenset[str] | set[str] = frozen
         for entry in entries:  # reversed onto the stack: taken off in name order
             try:
                 if entry.is_dir():
-                    if not entry.name.startswith(".") and entry.path not in skipped:
-                        stack.append(entry.path)
+                    if entry.name.startswith(".") or entry.path in skipped:
+                        continue
+                    # only a symlink can lead back up; a plain folder's inode is free
+                    inode = os.stat(entry.path) if entry.is_symlink() else None
+                    where = (inode.st_dev, inode.st_ino) if inode else (device, entry.inode())
+                    if where not in seen:
+                        seen.add(where)
+                        stack.append((entry.path, where[0]))
                     continue
                 stat = entry.stat()
             except OSError:  # a dangling link, an editor's lock file
