@@ -247,13 +247,14 @@ class Builder:
             options += (fonts_fingerprint(),)
         stamped = manifest is not None and self.persist
         if stamped:
-            inputs, newest = uptodate.inputs_digest(
+            inputs, newest, folders = uptodate.inputs_digest(
                 _inputs(self.root), {output.resolve(), self.cache}
             )
             replayed = self._replay(manifest, inputs, options, visibility, output)
             if replayed is not None:
                 replayed.seconds = time.perf_counter() - started
                 return replayed
+            self.parse_cache.walked_just_now(folders)  # walked once a build
         loaded = self.load(visibility)
         env = self.environment(loaded.theme)
         result = BuildResult.of(output, loaded.bulletin, loaded.warnings)

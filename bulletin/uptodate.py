@@ -40,20 +40,58 @@ class Stamp:
     result: Any  # the BuildResult of that build (read only when the stamp is valid)
 
 
-def inputs_digest(roots: list[Path], skip: set[Path]) -> tuple[str, int]:
+def inputs_digest(roots: list[Path], skip: set[Path]) -> tuple[str, int, dict[str, Subtree]]:
     """Digest of path, size and mtime of every file below `roots` (folders in `skip`
-    and hidden folders left out), and the newest mtime among them."""
+    and hidden folders left out), the newest mtime among them, and the same of each
+    folder directly below a root (the issue folders): the loader's cache takes those,
+    so a build walks its inputs once."""
     digest = hashlib.sha1(__version__.encode())
     newest = 0
     skipped = {str(path) for path in skip}
+    folders: dict[str, Subtree] = {}
     for root in roots:
         if root.is_file():
             stat = root.stat()
             digest.update(f"{root}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
             newest = max(newest, stat.st_mtime_ns)
-        elif root.is_dir():
-            newest = max(newest, tree_digest(str(root), digest, skipped))
-    return digest.hexdigest(), newest
+            continue
+        try:
+            with os.scandir(root) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or entry.path in skipped:
+                continue
+            if entry.is_dir():
+                folders[entry.path] = subtree = subtree_digest(entry.path, skipped)
+                digest.update(f"{entry.path}\0{subtree.digest}\n".encode())
+                newest = max(newest, subtree.newest_ns)
+            else:
+                newest = max(newest, _add_file(digest, entry))
+    return digest.hexdigest(), newest, folders
+
+
+@dataclass(frozen=True)
+class Subtree:
+    digest: str  # of path, size and mtime of every file below a folder
+    newest_ns: int  # the newest mtime among them
+
+
+def subtree_digest(folder: str, skipped: frozenset[str] | set[str] = frozenset()) -> Subtree:
+    digest = hashlib.sha1()
+    newest = tree_digest(folder, digest, skipped)
+    return Subtree(digest.hexdigest(), newest)
+
+
+def _add_file(digest, entry: os.DirEntry) -> int:
+    try:
+        stat = entry.stat()
+    except OSError:  # a dangling link, an editor's lock file
+        digest.update(f"{entry.path}\0\n".encode())
+        return 0
+    digest.update(f"{entry.path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return stat.st_mtime_ns
 
 
 def tree_digest(folder: str, digest, skipped: frozenset[str] | set[str] = frozenset()) -> int:
@@ -88,12 +126,10 @@ def tree_digest(folder: str, digest, skipped: frozenset[str] | set[str] = frozen
                         seen.add(where)
                         stack.append((entry.path, where[0]))
                     continue
-                stat = entry.stat()
-            except OSError:  # a dangling link, an editor's lock file
+            except OSError:  # a link to a folder that is gone
                 digest.update(f"{entry.path}\0\n".encode())
                 continue
-            digest.update(f"{entry.path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-            newest = max(newest, stat.st_mtime_ns)
+            newest = max(newest, _add_file(digest, entry))
     return newest
 
 

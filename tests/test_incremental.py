@@ -380,3 +380,24 @@ def test_a_long_lived_builder_survives_the_cache_being_deleted(bulletin, tmp_pat
         path.write_text(path.read_text(encoding="utf-8") + f"\n{sentence}\n", "utf-8")
         builder.build(out, NOW, pdf=False)
         assert sentence in (out / "issues/2024-01/first.html").read_text(encoding="utf-8")
+
+
+def test_a_build_walks_each_issue_folder_once(bulletin, tmp_path, monkeypatch):
+    """The up-to-date check walks the inputs; the loader's cache takes its digests of
+    the issue folders instead of walking them again."""
+    import bulletin.uptodate as uptodate
+
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    walked = []
+    real = uptodate.tree_digest
+
+    def spy(folder, *args, **kwargs):
+        walked.append(os.path.basename(folder))
+        return real(folder, *args, **kwargs)
+
+    monkeypatch.setattr(uptodate, "tree_digest", spy)
+    path = bulletin.root / "issues/2024-01/first.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n新的一段。\n", encoding="utf-8")
+    assert rebuild(bulletin, out).rendered
+    assert sorted(w for w in walked if w.startswith("2024-")) == ["2024-01", "2024-02"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from bulletin.load.cachestore import FILE, CacheStore, Entry, IssueEntry, load_r
 from bulletin.load.yamlfile import YamlDoc, read_yaml
 from bulletin.model import Article, Config, Correction, Issue, Section
 from bulletin.parallel import run_split
-from bulletin.uptodate import RACY_SECONDS, tree_digest
+from bulletin.uptodate import RACY_SECONDS, Subtree, subtree_digest
 
 _STORED = (Article, Issue, Section, Correction, Problem)  # their shapes key the cache
 PARALLEL_FILES = 200  # fewer files to parse are not worth starting workers
@@ -47,6 +48,7 @@ class ParseCache:
         self.saving = save
         self.bodies = BodyStore(folder / BODIES) if folder else None
         self.salt: str | None = None
+        self.next_walked: dict[str, Subtree] = {}  # folders the caller has just walked
         self.files: dict[str, Entry] = {}  # read or parsed, by path
         self.issues: dict[str, IssueEntry] = {}
 
@@ -62,10 +64,16 @@ class ParseCache:
             self.files = {}
             self.issues = self._read_issues()
         self.fingerprints: dict[str, str] = {}
+        self.walked, self.next_walked = self.next_walked, {}
         self.new_files: dict[str, Entry] = {}
         self.new_issues: dict[str, IssueEntry] = {}
         self.new_bodies: list[Body] = []  # parsed in this build, not yet stored
         self._checked: dict[str, Entry] = {}  # looked at by prefetch in this build
+
+    def walked_just_now(self, folders: dict[str, Subtree]) -> None:
+        """The issue folders' digests, from a walk the caller has just made: the next
+        build takes them instead of walking the folders again."""
+        self.next_walked = {os.path.abspath(path): digest for path, digest in folders.items()}
 
     def changed(self, folders: list[Path]) -> list[Path]:
         """The issue folders whose files are not as they were when last loaded."""
@@ -153,12 +161,11 @@ class ParseCache:
     def _fingerprint(self, folder: Path) -> str:
         key = str(folder)
         if key not in self.fingerprints:
-            digest = hashlib.sha1()
-            newest = tree_digest(key, digest)
+            subtree = self.walked.get(os.path.abspath(key)) or subtree_digest(key)
             # a file changed within the racy window may change again unseen, within
             # the same size and timestamp: such a folder is never taken as unchanged
-            racy = newest > time.time_ns() - RACY_SECONDS * 1_000_000_000
-            self.fingerprints[key] = _RACY if racy else digest.hexdigest()
+            racy = subtree.newest_ns > time.time_ns() - RACY_SECONDS * 1_000_000_000
+            self.fingerprints[key] = _RACY if racy else subtree.digest
         return self.fingerprints[key]
 
     def _fresh(self, path: Path) -> Entry | None:
