@@ -58,8 +58,11 @@ def fields(config: Config) -> dict[str, Field]:
     return {**FIELDS, "publish_at": embargo}
 
 
-def load_article(path: Path, issue_id: str, config: Config, report: Report) -> Article | None:
-    source = read_text(path, report)
+def load_article(
+    path: Path, issue_id: str, config: Config, report: Report, raw: bytes | None = None
+) -> Article | None:
+    """An article file -> Article; `raw`: its bytes, when the caller has read them."""
+    source = read_text(path, report, raw)
     if source is None:
         return None
     match = _FRONT_MATTER.match(source)

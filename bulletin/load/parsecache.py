@@ -98,13 +98,16 @@ class ParseCache:
         entry = self._checked.pop(str(path), None) or self._fresh(path)
         if entry is None or (entry.parsed and images_missing(entry.parsed)):
             own = Report()
-            entry = self._remember(path, load_article(path, issue_id, config, own), own)
+            identity, raw = _read(path)
+            article = load_article(path, issue_id, config, own, raw)
+            entry = self._remember(path, article, own, identity)
         return self._use(entry, report)
 
     def prefetch(self, paths: list[Path], config: Config) -> None:
-        """Parse ahead, on all cores, the files among `paths` that changed; the loader
-        then finds them here. A cold build of a large archive spends most of its time
-        rendering Markdown, and one file does not depend on another."""
+        """Parse ahead, on all cores, the files among `paths` (articles and issue.yaml
+        files) that changed; the loader then finds them here. A cold build of a large
+        archive spends most of its time rendering Markdown, and one file does not
+        depend on another."""
         missing = []
         for path in paths:
             entry = self._fresh(path)
@@ -113,21 +116,22 @@ class ParseCache:
             else:  # checked now: the loader takes it without a second look
                 self._checked[str(path)] = entry
         store = self.bodies.path if self.bodies is not None else None
-        for path, article, body, problems, stat in run_split(
+        for path, parsed, body, problems, stat in run_split(
             functools.partial(_parse, config=config, store=store), missing, minimum=PARALLEL_FILES
         ):
-            if article is not None and body is None:  # the worker stored it
-                self.stored.add(article.body.digest)
-            elif article is not None:  # bodies travel apart: a Body pickles as its digest
-                article.body._html, article.body._text = body
-            self._checked[str(path)] = self._remember(path, article, Report(list(problems)), stat)
+            if isinstance(parsed, Article) and body is None:  # the worker stored it
+                self.stored.add(parsed.body.digest)
+            elif isinstance(parsed, Article):  # bodies travel apart: a Body pickles as its digest
+                parsed.body._html, parsed.body._text = body
+            self._checked[str(path)] = self._remember(path, parsed, Report(list(problems)), stat)
 
     def yaml(self, path: Path, report: Report, what: str) -> YamlDoc | None:
         """A whole YAML file (issue.yaml) through the cache."""
-        entry = self._fresh(path)
+        entry = self._checked.pop(str(path), None) or self._fresh(path)
         if entry is None:
             own = Report()
-            entry = self._remember(path, read_yaml(path, own, what), own)
+            identity, raw = _read(path)
+            entry = self._remember(path, read_yaml(path, own, what, raw), own, identity)
         return self._use(entry, report)
 
     def knows(self, path: Path) -> bool:
@@ -194,10 +198,10 @@ class ParseCache:
         self.files[str(path)] = entry
         return entry
 
-    def _remember(self, path: Path, parsed, report: Report, known=None) -> Entry:
-        """An entry for a file just parsed; `known` is (size, mtime_ns, digest) when the
-        parser already read them."""
-        size, mtime_ns, digest = known or _identity(path)
+    def _remember(self, path: Path, parsed, report: Report, identity: tuple) -> Entry:
+        """An entry for a file just parsed from the bytes `identity` (size, mtime_ns,
+        digest) describes."""
+        size, mtime_ns, digest = identity
         if isinstance(parsed, Article) and self.bodies is not None:
             body = parsed.body
             if body.held:
@@ -253,24 +257,35 @@ def _settled(mtime_ns: int) -> int:
     return mtime_ns if mtime_ns < time.time_ns() - RACY_SECONDS * 1_000_000_000 else -1
 
 
-def _identity(path: Path) -> tuple[int, int, str]:
-    """Size, modification time and content hash of a file (stat first: a file saved
-    while it is read then looks changed next time, never the other way round)."""
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns, hashlib.sha1(path.read_bytes()).hexdigest()
+def _read(path: Path) -> tuple[tuple[int, int, str], bytes | None]:
+    """A file's size, modification time and content hash, and its bytes, read once (stat
+    first: a file saved while it is read then looks changed next time, never the other
+    way round). Unreadable: an identity that matches nothing, and None for the parser
+    to report."""
+    try:
+        stat = path.stat()
+        raw = path.read_bytes()
+    except OSError:
+        return (-1, -1, ""), None
+    return (stat.st_size, stat.st_mtime_ns, hashlib.sha1(raw).hexdigest()), raw
 
 
 def _parse(paths: list[Path], config: Config, store: Path | None) -> list[tuple]:
-    """Parse articles (in a worker process). With a body store, the worker stores the
-    bodies itself and sends back only the front matter (body None): the bodies of a
-    large archive never pass through, or stay in, the memory of the main process."""
+    """Parse articles and YAML files (in a worker process). With a body store, the
+    worker stores the bodies itself and sends back only the front matter (body None):
+    the bodies of a large archive never pass through, or stay in, the memory of the
+    main process."""
     from bulletin.load.articles import load_article
 
     parsed, bodies = [], []
     for path in paths:
-        identity = _identity(path)
+        identity, raw = _read(path)
         report = Report()
-        article = load_article(path, path.parent.name, config, report)
+        if path.suffix != ".md":
+            doc = read_yaml(path, report, path.name, raw)
+            parsed.append((path, doc, None, tuple(report.problems), identity))
+            continue
+        article = load_article(path, path.parent.name, config, report, raw)
         body = None
         if article is not None and store is not None:
             bodies.append(article.body)

@@ -22,8 +22,9 @@ def load_bulletin(root: Path, report: Report, cache: ParseCache | None = None) -
     cache = cache or ParseCache(None)  # without a cache folder: in memory, for this build
     cache.begin(config)
     folders = _issue_folders(config.issues_dir, report)
+    changed = cache.changed(folders)
     cache.prefetch(
-        [folder / name for folder in cache.changed(folders) for name in _markdown_files(folder)],
+        [folder / name for folder in changed for name in (ISSUE_FILE, *_markdown_files(folder))],
         config,
     )
     issues = []

@@ -19,10 +19,11 @@ from bulletin.errors import Report
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def read_text(path: Path, report: Report) -> str | None:
-    """Read a UTF-8 file; BOM and CRLF are accepted, anything else is reported."""
+def read_text(path: Path, report: Report, raw: bytes | None = None) -> str | None:
+    """Read a UTF-8 file (or decode its bytes, when the caller has read them already);
+    BOM and CRLF are accepted, anything else is reported."""
     try:
-        raw = path.read_bytes()
+        raw = path.read_bytes() if raw is None else raw
     except OSError as exc:
         report.error(f"cannot read file: {exc.strerror}", path)
         return None
@@ -99,9 +100,9 @@ def key_line(path: Path, key: str) -> int | None:
     return next((n for n, line in enumerate(lines, 1) if pattern.match(line)), None)
 
 
-def read_yaml(path: Path, report: Report, what: str) -> YamlDoc | None:
+def read_yaml(path: Path, report: Report, what: str, raw: bytes | None = None) -> YamlDoc | None:
     """read_text + parse_yaml: a whole YAML file as a mapping, or None after reporting."""
-    text = read_text(path, report)
+    text = read_text(path, report, raw)
     return parse_yaml(text, path, report, what=what) if text is not None else None
 
 
