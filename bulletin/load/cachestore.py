@@ -5,6 +5,7 @@ reading it means a cache started afresh; a build writes only the rows that chang
 
 from __future__ import annotations
 
+import copyreg
 import io
 import os
 import pickle
@@ -18,6 +19,7 @@ from bulletin.load.sqlitefile import SqliteFile
 from bulletin.model import Issue
 
 FILE = "parsed.sqlite"
+_PATH = type(Path())  # the concrete class, PosixPath here
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, folder TEXT, size INTEGER,
@@ -124,7 +126,11 @@ def dump_record(entry: Entry | IssueEntry, key: str, issue: bool = False) -> byt
     folder = key if issue else os.path.dirname(key)
     content = (entry.issue if issue else entry.parsed, entry.problems)
     buffer = io.BytesIO()
-    _Pickler(buffer, folder).dump(content)
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    # a reducer for paths alone: pickle's C code looks the type up and calls back
+    # into Python only for a path, not for every object as persistent_id would
+    pickler.dispatch_table = {**copyreg.dispatch_table, _PATH: _relative_to(folder)}
+    pickler.dump(content)
     return buffer.getvalue()
 
 
@@ -133,31 +139,30 @@ def load_record(record: bytes, folder: Path) -> tuple[Any, tuple[Problem, ...]]:
     return content, problems
 
 
-class _Pickler(pickle.Pickler):
-    def __init__(self, stream, folder: str) -> None:
-        super().__init__(stream, protocol=pickle.HIGHEST_PROTOCOL)
-        self.folder = folder
+def _relative_to(folder: str):
+    def reduce(path: Path):
+        parent, name = os.path.split(str(path))
+        if str(path) == folder:
+            return _in_folder, ("",)
+        if parent == folder:
+            return _in_folder, (name,)
+        return _PATH, (str(path),)
 
-    def persistent_id(self, obj):
-        if isinstance(obj, Path):
-            parent, name = os.path.split(str(obj))
-            if str(obj) == self.folder:
-                return ("folder",)
-            if parent == self.folder:
-                return ("child", name)
-            return ("path", str(obj))
-        return None
+    return reduce
+
+
+def _in_folder(name: str) -> Path:
+    raise AssertionError("made by _Unpickler.find_class, bound to the record's folder")
 
 
 class _Unpickler(pickle.Unpickler):
+    """Paths in the record's folder are made from the folder (no parsing)."""
+
     def __init__(self, stream, folder: Path) -> None:
         super().__init__(stream)
         self.folder = folder
 
-    def persistent_load(self, pid):
-        kind, *rest = pid
-        if kind == "folder":
-            return self.folder
-        if kind == "child":
-            return self.folder / rest[0]
-        return Path(rest[0])
+    def find_class(self, module: str, name: str):
+        if module == __name__ and name == "_in_folder":
+            return lambda child: self.folder / child if child else self.folder
+        return super().find_class(module, name)
