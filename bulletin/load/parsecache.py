@@ -168,8 +168,7 @@ class ParseCache:
             subtree = self.walked.get(os.path.abspath(key)) or subtree_digest(key)
             # a file changed within the racy window may change again unseen, within
             # the same size and timestamp: such a folder is never taken as unchanged
-            racy = subtree.newest_ns > time.time_ns() - RACY_SECONDS * 1_000_000_000
-            self.fingerprints[key] = _RACY if racy else subtree.digest
+            self.fingerprints[key] = _RACY if _racy(subtree.newest_ns) else subtree.digest
         return self.fingerprints[key]
 
     def _fresh(self, path: Path) -> Entry | None:
@@ -243,18 +242,23 @@ class ParseCache:
         if issue is None or not self._bodies_stored(issue.articles):
             self.issues.pop(str(folder), None)
             return None
-        for article in issue.articles if issue else ():
+        for article in issue.articles:
             article.body.store = self.bodies
         entry = IssueEntry(entry.fingerprint, issue, problems)
         self.issues[str(folder)] = entry
         return entry
 
 
+def _racy(mtime_ns: int) -> bool:
+    """Modified within the racy window: the file could change again within the same
+    size and timestamp, so its time proves nothing (as with git's racily clean index)."""
+    return mtime_ns >= time.time_ns() - RACY_SECONDS * 1_000_000_000
+
+
 def _settled(mtime_ns: int) -> int:
-    """The modification time to trust next time, or -1 for a file modified within the
-    racy window, which could change again within the same size and timestamp: its
-    content is then compared by hash (as git does with a racily clean index)."""
-    return mtime_ns if mtime_ns < time.time_ns() - RACY_SECONDS * 1_000_000_000 else -1
+    """The modification time to trust next time; -1 for a racy file, whose content is
+    then compared by hash."""
+    return -1 if _racy(mtime_ns) else mtime_ns
 
 
 def _read(path: Path) -> tuple[tuple[int, int, str], bytes | None]:
