@@ -51,9 +51,7 @@ def inputs_digest(roots: list[Path], skip: set[Path]) -> tuple[str, int, dict[st
     folders: dict[str, Subtree] = {}
     for root in roots:
         if root.is_file():
-            stat = root.stat()
-            digest.update(f"{root}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-            newest = max(newest, stat.st_mtime_ns)
+            newest = max(newest, _add_file(digest, str(root)))
             continue
         try:
             with os.scandir(root) as listing:
@@ -68,7 +66,7 @@ def inputs_digest(roots: list[Path], skip: set[Path]) -> tuple[str, int, dict[st
                 digest.update(f"{entry.path}\0{subtree.digest}\n".encode())
                 newest = max(newest, subtree.newest_ns)
             else:
-                newest = max(newest, _add_file(digest, entry))
+                newest = max(newest, _add_file(digest, entry.path))
     return digest.hexdigest(), newest, folders
 
 
@@ -84,13 +82,14 @@ def subtree_digest(folder: str, skipped: frozenset[str] | set[str] = frozenset()
     return Subtree(digest.hexdigest(), newest)
 
 
-def _add_file(digest, entry: os.DirEntry) -> int:
+def _add_file(digest, path: str) -> int:
+    """Add a file's path, size and mtime to `digest`; its mtime (0: it cannot be read)."""
     try:
-        stat = entry.stat()
+        stat = os.stat(path)
     except OSError:  # a dangling link, an editor's lock file
-        digest.update(f"{entry.path}\0\n".encode())
+        digest.update(f"{path}\0\n".encode())
         return 0
-    digest.update(f"{entry.path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return stat.st_mtime_ns
 
 
@@ -129,7 +128,7 @@ def tree_digest(folder: str, digest, skipped: frozenset[str] | set[str] = frozen
             except OSError:  # a link to a folder that is gone
                 digest.update(f"{entry.path}\0\n".encode())
                 continue
-            newest = max(newest, _add_file(digest, entry))
+            newest = max(newest, _add_file(digest, entry.path))
     return newest
 
 
