@@ -10,6 +10,7 @@ and keeps in memory what does not change between builds.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from bulletin.load.parsecache import ParseCache
     from bulletin.model import Bulletin, Issue
     from bulletin.render.pdf import PdfResult
+    from bulletin.render.site import Digests
     from bulletin.render.theme import Theme
 
 # The loaders and the renderers are imported by the methods that use them: the
@@ -72,6 +74,29 @@ class BuildResult:
             _bulletin=bulletin,
         )
 
+    def again(self, output: Path, warnings: list[Problem], root: Path, edited) -> BuildResult:
+        """This result for a rebuild after edits in the issue folders `edited` (names)
+        that loaded only some issues, with `warnings` from that load: the warnings
+        about those folders are replaced, the others kept."""
+        issues = (root / "issues").resolve()
+        folders = {issues / name for name in edited}
+        kept = [
+            problem
+            for problem in self.warnings
+            if problem not in warnings
+            and not (problem.path and folders.intersection(Path(problem.path).resolve().parents))
+            and not (problem.path and Path(problem.path).resolve() in folders)
+        ]
+        return BuildResult(
+            output,
+            self.title,
+            self.issues,
+            self.articles,
+            pages=self.pages,
+            warnings=kept + list(warnings),
+            pdfs=list(self.pdfs),
+        )
+
     @property
     def bulletin(self) -> Bulletin:
         """What was built; a build that found its output up to date loads it on demand."""
@@ -97,6 +122,63 @@ class Loaded:
     warnings: list[Problem]
     visibility: Visibility  # with `now` made time-zone aware
     boundaries: tuple[datetime, ...]  # every publish time, where visibility changes
+    schedules: dict[str, tuple]  # issue folder name -> its publish times, drafts included
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What one build was asked for."""
+
+    output: Path
+    manifest: Path | None
+    visibility: Visibility
+    pdf: bool
+    links: bool
+    progress: ProgressHook | None
+
+
+@dataclass(frozen=True)
+class IssueIndex:
+    """What a build knew of each issue folder, kept in its stamp: enough to tell,
+    after edits inside some folders, whether only their articles' text changed, and
+    which other issues the pages showing that text list."""
+
+    marks: dict[str, tuple]  # folder name -> (what listings show of it, its publish times)
+    years: dict[str, int]  # folder name -> year, of the issues the site shows
+    recent: tuple[str, ...]  # folder names of the recent issues
+
+    @classmethod
+    def of(cls, loaded: Loaded, known: Digests) -> IssueIndex:
+        issues = loaded.bulletin.issues
+        shown = {issue.path.name: issue for issue in issues}
+        marks = {name: _mark(loaded, known, name, shown) for name in loaded.schedules}
+        years = {issue.path.name: issue.year for issue in issues}
+        recent = issues[: loaded.bulletin.config.recent_issues]
+        return cls(marks, years, tuple(issue.path.name for issue in recent))
+
+    def around(self, names: list[str]) -> list[str]:
+        """The folders a rebuild after edits in `names` loads: those, every issue of
+        their years (their search data lists them) and the recent issues (the feed)."""
+        years = {self.years[name] for name in names if name in self.years}
+        wanted = {name for name, year in self.years.items() if year in years}
+        return sorted(wanted.union(names, self.recent))
+
+    def same(self, loaded: Loaded, known: Digests, names: list[str]) -> bool:
+        """Whether the edited issues show in every listing what they showed, and keep
+        their publish times: then only the pages showing their text can change."""
+        shown = {issue.path.name: issue for issue in loaded.bulletin.issues}
+        return all(self.marks[name] == _mark(loaded, known, name, shown) for name in names)
+
+
+def _mark(loaded: Loaded, known: Digests, name: str, shown: dict[str, Issue]) -> tuple:
+    issue = shown.get(name)
+    return (known.issues[issue.id] if issue else None, loaded.schedules.get(name))
+
+
+def _digests(loaded: Loaded) -> Digests:
+    from bulletin.render.site import Digests
+
+    return Digests(loaded.bulletin, loaded.visibility.now)
 
 
 def load(root: Path, visibility: Visibility, *, use_cache: bool = False) -> Loaded:
@@ -136,6 +218,7 @@ class Builder:
         self.persist = persist
         self._parse_cache: ParseCache | None = None
         self._environment: tuple[object, jinja2.Environment] | None = None
+        self._stamp: tuple[uptodate.Stamp, BuildResult] | None = None  # when not persisted
 
     @property
     def parse_cache(self) -> ParseCache:
@@ -145,20 +228,24 @@ class Builder:
             self._parse_cache = ParseCache(self.cache, save=self.persist)
         return self._parse_cache
 
-    def load(self, visibility: Visibility) -> Loaded:
+    def load(self, visibility: Visibility, only: list[str] | None = None) -> Loaded:
+        """`only`: just these issue folders (by name), for a rebuild after edits."""
         from bulletin.load.project import load_bulletin
         from bulletin.render.theme import load_theme
 
         report = Report()
-        bulletin = load_bulletin(self.root, report, self.parse_cache)
+        bulletin = load_bulletin(self.root, report, self.parse_cache, only)
         theme = load_theme(bulletin.config, report) if bulletin else None
         report.raise_if_errors(self.root)
         assert bulletin is not None and theme is not None
         visibility = visibility.in_zone(bulletin.config.timezone)
-        times = [i.publish_at for i in bulletin.issues] + [a.publish_at for a in bulletin.articles]
-        boundaries = tuple(sorted({t for t in times if t is not None}))
+        schedules = {
+            issue.path.name: (issue.publish_at, *(a.publish_at for a in issue.articles))
+            for issue in bulletin.issues
+        }
+        times = {t for moments in schedules.values() for t in moments if t is not None}
         visible = visible_bulletin(bulletin, visibility)
-        return Loaded(visible, theme, report.warnings, visibility, boundaries)
+        return Loaded(visible, theme, report.warnings, visibility, tuple(sorted(times)), schedules)
 
     def environment(self, theme: Theme) -> jinja2.Environment:
         """One Jinja environment per theme; Jinja itself notices edited templates."""
@@ -245,65 +332,151 @@ class Builder:
             from bulletin.render.pdf import fonts_fingerprint
 
             options += (fonts_fingerprint(),)
-        stamped = manifest is not None and self.persist
-        if stamped:
-            inputs, newest, folders = uptodate.inputs_digest(
-                _inputs(self.root), {output.resolve(), self.cache}
-            )
-            replayed = self._replay(manifest, inputs, options, visibility, output)
+        stamp = inputs = None
+        if manifest is not None:
+            skip = {output.resolve(), self.cache.resolve()}
+            inputs = uptodate.inputs_digest(_inputs(self.root.resolve()), skip)
+            stamp = self._read_stamp(manifest)
+            replayed = self._replay(stamp, manifest, inputs, options, visibility, output)
             if replayed is not None:
                 replayed.seconds = time.perf_counter() - started
                 return replayed
-            self.parse_cache.walked_just_now(folders)  # walked once a build
-        loaded = self.load(visibility)
+            self.parse_cache.walked_just_now(inputs.folders)  # walked once a build
+        run = _Run(output, manifest, visibility, pdf, links, progress)
+        done = self._rebuild_edited(run, stamp, inputs, options) if stamp else None
+        if done is None:
+            done = self._build_everything(run)
+        result, visibility, boundaries, index = done
+        result.seconds = time.perf_counter() - started
+        if manifest is not None:
+            stamp_fields = {
+                "inputs": inputs.digest,
+                "newest_input_ns": inputs.newest_ns,
+                "options": options,
+                "now": visibility.now,
+                "boundaries": boundaries,
+                "result": result,
+                "folders": inputs.folders,
+                "loose": inputs.loose,
+                "index": index,
+            }
+            self._write_stamp(manifest, stamp_fields)
+        return result
+
+    def _build_everything(self, run: _Run) -> tuple:
+        loaded = self.load(run.visibility)
         env = self.environment(loaded.theme)
-        result = BuildResult.of(output, loaded.bulletin, loaded.warnings)
-        out = Output(output, manifest)
+        result = BuildResult.of(run.output, loaded.bulletin, loaded.warnings)
+        out = Output(run.output, run.manifest)
+        known = _digests(loaded)
         try:
-            self._write_pages(out, loaded, env, links, result)
+            self._write_pages(out, loaded, env, run.links, result, known)
             for name, source in loaded.theme.static_files().items():
                 out.copy(f"assets/{name}", source)
             for issue in loaded.bulletin.issues:
                 _copy_issue_files(issue, out)
-            if pdf:
-                self._write_pdfs(out, loaded, env, progress, result)
+            if run.pdf:
+                result.pdfs = list(
+                    self._write_pdfs(out, loaded, env, run.progress, result).values()
+                )
         except BaseException:
             out.discard()
             raise
         out.commit()
         result.written, result.deleted = out.written, out.deleted
-        result.seconds = time.perf_counter() - started
-        if stamped:
-            stamp = {
-                "inputs": inputs,
-                "newest_input_ns": newest,
-                "options": options,
-                "now": loaded.visibility.now,
-                "boundaries": loaded.boundaries,
-                "result": result,
-            }
-            uptodate.write(manifest.with_suffix(".stamp"), stamp)
-        return result
+        index = IssueIndex.of(loaded, known)
+        return result, loaded.visibility, loaded.boundaries, index
 
-    def _replay(self, manifest, inputs, options, visibility, output) -> BuildResult | None:
-        """The last build's result, when nothing it depended on has moved since."""
-        stamp = uptodate.read(manifest.with_suffix(".stamp"), inputs, options, visibility.now)
-        if stamp is None or not Output.intact(output, manifest):
+    def _rebuild_edited(self, run: _Run, stamp, inputs, options) -> tuple | None:
+        """After edits inside some issue folders only, load those issues (and the few
+        others their pages list) and render only the pages that show them: an archive
+        of thousands of issues is not loaded, planned or checked page by page. None
+        when the edits reach further than the text of articles (a title, a tag, a
+        publish time, a new article), and the whole site is built instead."""
+        issues_dir = self.root.resolve() / "issues"
+        edited = uptodate.edited_folders(stamp, inputs, options, run.visibility.now, issues_dir)
+        index: IssueIndex | None = stamp.index
+        if edited is None or index is None:
             return None
-        result = stamp.result
-        result.rendered, result.written, result.deleted = 0, [], []
+        names = sorted(os.path.basename(folder) for folder in edited)
+        if any(name not in index.marks or not _is_issue(issues_dir / name) for name in names):
+            return None  # an issue came or went
+        previous = self._stamp_result(run.manifest, stamp)
+        if previous is None:
+            return None
+        loaded = self.load(run.visibility, only=index.around(names))
+        mine = [issue for issue in loaded.bulletin.issues if issue.path.name in names]
+        env = self.environment(loaded.theme)
+        known = _digests(loaded)
+        if not index.same(loaded, known, names):
+            return None
+        result = previous.again(run.output, loaded.warnings, self.root, names)
+        out = Output(run.output, run.manifest)
+        try:
+            if not self._write_pages(out, loaded, env, run.links, result, known, edited=mine):
+                out.discard()  # a page was changed or removed by hand: build it all
+                return None
+            for issue in mine:
+                _copy_issue_files(issue, out)
+            if run.pdf:
+                made = self._write_pdfs(out, loaded, env, run.progress, result, mine)
+                result.pdfs = [made.get(p.issue_id, p) for p in previous.pdfs]
+        except BaseException:
+            out.discard()
+            raise
+        out.commit()
+        result.written, result.deleted = out.written, out.deleted
+        return result, loaded.visibility, stamp.boundaries, index
+
+    def _read_stamp(self, manifest: Path) -> uptodate.Stamp | None:
+        if not self.persist:  # a preview keeps its stamp in memory
+            return self._stamp[0] if self._stamp else None
+        return uptodate.read(manifest.with_suffix(".stamp"))
+
+    def _stamp_result(self, manifest: Path, stamp: uptodate.Stamp) -> BuildResult | None:
+        if not self.persist:
+            return self._stamp[1] if self._stamp else None
+        return uptodate.read_result(manifest.with_suffix(".stamp"))
+
+    def _write_stamp(self, manifest: Path, stamp_fields: dict) -> None:
+        if self.persist:
+            uptodate.write(manifest.with_suffix(".stamp"), stamp_fields)
+        else:
+            result = stamp_fields["result"]
+            kept = dataclasses.replace(result, _bulletin=None, _reload=None)
+            header = uptodate.Stamp(written_ns=time.time_ns(), **{**stamp_fields, "result": None})
+            self._stamp = (header, kept)
+
+    def _replay(self, stamp, manifest, inputs, options, visibility, output) -> BuildResult | None:
+        """The last build's result, when nothing it depended on has moved since."""
+        if stamp is None or not uptodate.still_valid(stamp, inputs.digest, options, visibility.now):
+            return None
+        result = self._stamp_result(manifest, stamp)
+        if result is None or not Output.intact(output, manifest):
+            return None
+        result = dataclasses.replace(result, rendered=0, written=[], deleted=[])
         result._reload = lambda: self._reported_load(visibility).bulletin
         return result
 
     def _write_pages(
-        self, out: Output, loaded: Loaded, env: jinja2.Environment, links: bool, result: BuildResult
-    ) -> None:
+        self,
+        out: Output,
+        loaded: Loaded,
+        env: jinja2.Environment,
+        links: bool,
+        result: BuildResult,
+        known: Digests,
+        edited: list[Issue] | None = None,
+    ) -> bool:
         """Render the pages whose inputs changed (on all cores when there are many);
-        the writer keeps the bytes that did not change."""
+        the writer keeps the bytes that did not change. `edited`: only the pages that
+        show these issues' text, the others kept as they are; False (nothing done) when
+        some of those are not as the last build left them."""
         from bulletin.parallel import run_split
         from bulletin.render.site import (
             common_context,
             digest,
+            pages_showing,
             render_page,
             site_pages,
             term_page_size,
@@ -318,15 +491,25 @@ class Builder:
         def keep_issue(issue: Issue, inputs: str) -> bool:
             return out.keep_group(issue.id, digest(salt, issue_templates, inputs))
 
+        if edited is None:
+            per_page = term_page_size(loaded.theme.settings)
+            pages = site_pages(
+                bulletin, now=now, per_page=per_page, keep_issue=keep_issue, known=known
+            )
+        else:
+            pages = pages_showing(bulletin, edited, known=known, keep_issue=keep_issue)
+            mine = tuple(f"issues/{issue.id}/" for issue in edited)
+            if not out.keep_others({p.path for p in pages}, mine):
+                return False
         todo = []
-        per_page = term_page_size(loaded.theme.settings)
-        for page in site_pages(bulletin, now=now, per_page=per_page, keep_issue=keep_issue):
+        for page in pages:
             template = template_digest(env, page.template) if page.template else None
             key = digest(salt, page.path, template, page.inputs)
             if not out.unchanged(page.path, key, page.group):
                 out.claim(page.path, page.group)
                 todo.append((page, key))
-        result.pages = sorted(out.claimed)
+        if edited is None:
+            result.pages = sorted(out.claimed)
 
         def render(share: list) -> list:
             return [out.prepare(p.path, render_page(env, p, common).encode(), k) for p, k in share]
@@ -336,6 +519,7 @@ class Builder:
         for action in run_split(render, todo, minimum=PARALLEL_PAGES):
             out.apply(action)
         result.rendered = len(todo)
+        return True
 
     def _write_pdfs(
         self,
@@ -344,9 +528,11 @@ class Builder:
         env: jinja2.Environment,
         progress: ProgressHook | None,
         result: BuildResult,
-    ) -> None:
-        """Each issue's PDF: kept when its inputs are unchanged, from the cache when
-        rendered before, else laid out (several at a time)."""
+        issues: list[Issue] | None = None,
+    ) -> dict[str, PdfResult]:
+        """Each issue's PDF (of `issues`, default all): kept when its inputs are
+        unchanged, from the cache when rendered before, else laid out (several at a
+        time). The PDFs' warnings go into the result."""
         from bulletin.render.pdf import pdf_job, pdf_key
         from bulletin.render.pdfjobs import PdfCache, make_pdfs
 
@@ -354,7 +540,7 @@ class Builder:
         store = PdfCache(self.cache / "pdf") if self.cache else None
         results: dict[str, PdfResult] = {}
         todo = []
-        for issue in bulletin.issues:
+        for issue in bulletin.issues if issues is None else issues:
             key = pdf_key(issue, bulletin, env, theme)
             known = store.record(key, issue.id) if store else None
             if known and out.unchanged(issue.pdf_url, key):
@@ -376,16 +562,17 @@ class Builder:
                         f"issues/{job.issue_id}/{job.issue_id}.pdf", target.read_bytes(), job.key
                     )
                     results[job.issue_id] = made
-        result.pdfs = [results[issue.id] for issue in bulletin.issues]
+        made = [results[issue.id] for issue in bulletin.issues if issue.id in results]
         result.warnings.extend(
             Problem(
                 f"PDF {made.issue_id}: {message}",
                 self.root / "issues" / made.issue_id,
                 severity=Severity.WARNING,
             )
-            for made in result.pdfs
-            for message in made.warnings
+            for one in made
+            for message in one.warnings
         )
+        return {one.issue_id: one for one in made}
 
 
 class _RelativeProblems:
@@ -426,6 +613,12 @@ def _refuse_tofu(issues: list[Issue], root: Path) -> None:
             for char, articles in sorted(missing.items())
         ]
         raise BulletinError(problems, root)
+
+
+def _is_issue(folder: Path) -> bool:
+    from bulletin.load.issues import ISSUE_FILE
+
+    return (folder / ISSUE_FILE).is_file()
 
 
 def _copy_issue_files(issue: Issue, out: Output) -> None:

@@ -30,6 +30,16 @@ RACY_SECONDS = 2
 
 
 @dataclass(frozen=True)
+class Inputs:
+    """What a build reads, as found by one walk of its input files."""
+
+    digest: str  # of every input file's path, size and mtime
+    newest_ns: int  # the newest mtime among them
+    folders: dict[str, Subtree]  # each folder directly below a root (issue folders, themes)
+    loose: Subtree  # every input file that is in none of those folders
+
+
+@dataclass(frozen=True)
 class Stamp:
     inputs: str  # digest of every input file's path, size and mtime
     newest_input_ns: int
@@ -38,25 +48,30 @@ class Stamp:
     boundaries: tuple[datetime, ...]  # publish times: visibility changes only there
     written_ns: int
     result: Any  # the BuildResult of that build (read only when the stamp is valid)
+    folders: dict[str, Subtree] = dataclasses.field(default_factory=dict)
+    loose: Subtree | None = None
+    index: Any = None  # what the build knew of each issue, for a rebuild after edits
 
 
-def inputs_digest(roots: list[Path], skip: set[Path]) -> tuple[str, int, dict[str, Subtree]]:
-    """Digest of path, size and mtime of every file below `roots` (folders in `skip`
-    and hidden folders left out), the newest mtime among them, and the same of each
-    folder directly below a root (the issue folders): the loader's cache takes those,
-    so a build walks its inputs once."""
+def inputs_digest(roots: list[Path], skip: set[Path]) -> Inputs:
+    """Path, size and mtime of every file below `roots` (folders in `skip` and hidden
+    folders left out), digested as a whole and per folder directly below a root (the
+    issue folders): the loader's cache takes those, so a build walks its inputs once,
+    and a rebuild learns from them which issues were edited."""
     digest = hashlib.sha1(__version__.encode())
-    newest = 0
+    loose = hashlib.sha1()
+    newest = loose_newest = 0
     skipped = {str(path) for path in skip}
     folders: dict[str, Subtree] = {}
     for root in roots:
         if root.is_file():
-            newest = max(newest, _add_file(digest, str(root)))
+            loose_newest = max(loose_newest, _add_file(loose, str(root)))
             continue
         try:
             with os.scandir(root) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
         except OSError:
+            loose.update(f"{root}\0gone\n".encode())
             continue
         for entry in entries:
             if entry.name.startswith(".") or entry.path in skipped:
@@ -66,8 +81,10 @@ def inputs_digest(roots: list[Path], skip: set[Path]) -> tuple[str, int, dict[st
                 digest.update(f"{entry.path}\0{subtree.digest}\n".encode())
                 newest = max(newest, subtree.newest_ns)
             else:
-                newest = max(newest, _add_file(digest, entry.path))
-    return digest.hexdigest(), newest, folders
+                loose_newest = max(loose_newest, _add_file(loose, entry.path))
+    digest.update(loose.digest())
+    newest = max(newest, loose_newest)
+    return Inputs(digest.hexdigest(), newest, folders, Subtree(loose.hexdigest(), loose_newest))
 
 
 @dataclass(frozen=True)
@@ -132,22 +149,30 @@ def tree_digest(folder: str, digest, skipped: frozenset[str] | set[str] = frozen
     return newest
 
 
-def read(path: Path, inputs: str, options: tuple, now: datetime) -> Stamp | None:
-    """The stamp when it is still valid for these inputs, options and clock. The file
-    holds a small header and then the recorded result, which is read only when the
-    header shows the stamp valid: after an edit, a miss costs next to nothing."""
+def read(path: Path) -> Stamp | None:
+    """The stamp's header: what the last build depended on, without its result."""
     try:
         with path.open("rb") as stream:
             header = pickle.load(stream)
-            if not isinstance(header, Stamp):
-                return None
-            if now.tzinfo is None:  # a clock given without an offset: the bulletin's zone
-                now = now.replace(tzinfo=header.now.tzinfo)
-            if not still_valid(header, inputs, options, now):
-                return None
-            return dataclasses.replace(header, result=pickle.load(stream))
+        return header if isinstance(header, Stamp) else None
     except Exception:  # missing, truncated, from another version
         return None
+
+
+def read_result(path: Path) -> Any:
+    """The result the stamp recorded, which follows its header in the file; None when
+    the file cannot be read (then the build is made in full)."""
+    try:
+        with path.open("rb") as stream:
+            pickle.load(stream)
+            return pickle.load(stream)
+    except Exception:
+        return None
+
+
+def zoned(now: datetime, stamp: Stamp) -> datetime:
+    """A clock given without an offset is read in the bulletin's zone, as the stamp's."""
+    return now if now.tzinfo else now.replace(tzinfo=stamp.now.tzinfo)
 
 
 def still_valid(stamp: Stamp, inputs: str, options: tuple, now: datetime) -> bool:
@@ -156,9 +181,39 @@ def still_valid(stamp: Stamp, inputs: str, options: tuple, now: datetime) -> boo
         return False
     if stamp.newest_input_ns > stamp.written_ns - RACY_SECONDS * 1_000_000_000:
         return False
-    low, high = sorted((now, stamp.now))
+    return same_schedule(stamp, now)
+
+
+def same_schedule(stamp: Stamp, now: datetime) -> bool:
+    """No publish time lies between the stamp's clock and `now`: the same is visible."""
+    low, high = sorted((zoned(now, stamp), stamp.now))
     # a publish time in (low, high] would have changed what is visible
     return bisect.bisect_right(stamp.boundaries, low) == bisect.bisect_right(stamp.boundaries, high)
+
+
+def edited_folders(stamp: Stamp, inputs: Inputs, options: tuple, now: datetime, under: Path):
+    """The folders below `under` (the issue folders) that may have changed since the
+    stamp, when nothing else did: no file outside them, no folder added or removed, the
+    same options and schedule state. None when something else changed too. A folder
+    modified within the racy window before the stamp counts as changed: its times
+    prove nothing."""
+    if stamp.options != options or stamp.loose is None or not same_schedule(stamp, now):
+        return None
+    if inputs.folders.keys() != stamp.folders.keys() or _unsettled(stamp, stamp.loose):
+        return None
+    if inputs.loose.digest != stamp.loose.digest:
+        return None
+    edited = [
+        folder
+        for folder, subtree in inputs.folders.items()
+        if subtree.digest != stamp.folders[folder].digest or _unsettled(stamp, subtree)
+    ]
+    inside = str(under) + os.sep
+    return edited if all(folder.startswith(inside) for folder in edited) else None
+
+
+def _unsettled(stamp: Stamp, subtree: Subtree) -> bool:
+    return subtree.newest_ns > stamp.written_ns - RACY_SECONDS * 1_000_000_000
 
 
 def write(path: Path, stamp_fields: dict) -> None:

@@ -252,7 +252,7 @@ def test_an_unchanged_issue_folder_is_neither_read_nor_planned_again(
     path.write_text(path.read_text(encoding="utf-8") + "\n新的一段。\n", encoding="utf-8")
     result = rebuild(bulletin, out)
     assert loaded == ["2024-01"], "only the folder with the edit is read"
-    assert kept == {"2024-01": False, "2024-02": True}
+    assert kept == {"2024-01": False}, "the other issue is not even planned"
     assert "issues/2024-02/third.html" in result.pages, "kept pages still count as the site's"
     assert "issues/2024-02/third.html" in (out / "sitemap.xml").read_text(encoding="utf-8")
     rebuild(bulletin, tmp_path / "uncached", use_cache=False)
@@ -401,3 +401,155 @@ def test_a_build_walks_each_issue_folder_once(bulletin, tmp_path, monkeypatch):
     path.write_text(path.read_text(encoding="utf-8") + "\n新的一段。\n", encoding="utf-8")
     assert rebuild(bulletin, out).rendered
     assert sorted(w for w in walked if w.startswith("2024-")) == ["2024-01", "2024-02"]
+
+
+# -- a rebuild after edits of text: only the edited issues and the pages showing them
+
+
+@pytest.fixture
+def archive(folder):
+    """Two years of issues, two of them recent (in the feed), one a draft, one with a
+    warning (an article file it does not list)."""
+    folder.write(
+        "bulletin.yaml", (folder.root / "bulletin.yaml").read_text() + "recent_issues: 2\n"
+    )
+    for issue_id, day in (("2023-01", "2023-01-15"), ("2023-02", "2023-02-15")):
+        folder.issue(
+            issue_id,
+            articles={"a": f"{issue_id} 甲", "b": f"{issue_id} 乙"},
+            publish_at=f"{day} 09:00",
+        )
+    for issue_id, day in (("2024-01", "2024-01-15"), ("2024-02", "2024-02-15")):
+        folder.issue(
+            issue_id,
+            articles={"c": f"{issue_id} 丙", "d": f"{issue_id} 丁"},
+            publish_at=f"{day} 09:00",
+        )
+    folder.issue(
+        "2024-03", articles={"e": "草稿文章"}, status="draft", publish_at="2024-02-20 09:00"
+    )
+    folder.write("issues/2023-02/unlisted.md", "---\ntitle: 没有列出\n---\n正文。\n")
+    folder.write("issues/2023-01/photo.png", b"\x89PNG not really")
+    return folder
+
+
+def edit_text(folder, relative, text="\n改过的一段正文。\n"):
+    path = folder.root / "issues" / relative
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+def spy_loads(monkeypatch):
+    """The issue folders a build loads (from the cache or afresh)."""
+    from bulletin.load.parsecache import ParseCache
+
+    loaded, real = [], ParseCache.issue
+
+    def spy(self, folder, load, report):
+        loaded.append(folder.name)
+        return real(self, folder, load, report)
+
+    monkeypatch.setattr(ParseCache, "issue", spy)
+    return loaded
+
+
+def assert_as_from_scratch(folder, out, result, tmp_path):
+    fresh = tmp_path / "fresh"
+    expected = rebuild(folder, fresh, use_cache=False)
+    assert tree(out) == tree(fresh)
+    assert result.pages == expected.pages
+    assert (result.issues, result.articles) == (expected.issues, expected.articles)
+    assert sorted(map(str, result.warnings)) == sorted(map(str, expected.warnings))
+
+
+def test_an_edit_of_text_loads_only_the_issues_its_pages_list(archive, tmp_path, monkeypatch):
+    out = tmp_path / "site"
+    age_inputs(archive)
+    rebuild(archive, out)
+    loaded = spy_loads(monkeypatch)
+    edit_text(archive, "2023-01/a.md")
+    result = rebuild(archive, out)
+    # the edited issue, the other issue of its year (their search data), the recent ones
+    assert sorted(loaded) == ["2023-01", "2023-02", "2024-01", "2024-02"]
+    assert sorted(result.written) == ["assets/search/2023.js", "issues/2023-01/a.html"]
+    assert result.rendered == 2
+    assert_as_from_scratch(archive, out, result, tmp_path)
+
+
+EDITS = {
+    "text of an old issue": lambda f: edit_text(f, "2023-02/b.md"),
+    "text of a recent issue": lambda f: edit_text(f, "2024-02/c.md"),
+    "text of a draft": lambda f: edit_text(f, "2024-03/e.md"),
+    "texts of two issues": lambda f: (edit_text(f, "2023-01/b.md"), edit_text(f, "2024-01/d.md")),
+    "an image added": lambda f: f.write("issues/2023-02/chart.png", b"\x89PNG chart"),
+    "an image removed": lambda f: (f.root / "issues/2023-01/photo.png").unlink(),
+    "the unlisted article listed": lambda f: f.write(
+        "issues/2023-02/issue.yaml",
+        "year: 2023\nnumber: 2\nstatus: published\npublish_at: 2023-02-15 09:00\n"
+        "articles:\n  - a\n  - b\n  - unlisted\n",
+    ),
+    "a new issue": lambda f: f.issue(
+        "2024-04", articles={"z": "新一期"}, publish_at="2024-02-25 09:00"
+    ),
+    "an issue removed": lambda f: __import__("shutil").rmtree(f.root / "issues/2023-01"),
+}
+
+
+def _retitle(folder, relative, before, after):
+    path = folder.root / "issues" / relative
+    path.write_text(path.read_text(encoding="utf-8").replace(before, after, 1), encoding="utf-8")
+
+
+EDITS["a title"] = lambda f: _retitle(f, "2024-01/c.md", "2024-01 丙", "新的标题")
+EDITS["an embargo"] = lambda f: _retitle(
+    f, "2024-02/d.md", "title:", "publish_at: 2024-03-20 09:00\ntitle:"
+)
+
+
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
+def test_a_rebuild_after_an_edit_is_the_same_as_a_build_from_scratch(archive, tmp_path, edit):
+    out = tmp_path / "site"
+    age_inputs(archive)
+    rebuild(archive, out)
+    edit(archive)
+    result = rebuild(archive, out)
+    assert_as_from_scratch(archive, out, result, tmp_path)
+    again = rebuild(archive, out)  # and the one after it, taken from the stamp
+    assert (again.rendered, again.written) == (0, [])
+    assert_as_from_scratch(archive, out, again, tmp_path)
+
+
+def test_an_edit_after_a_page_was_changed_by_hand_restores_the_page(archive, tmp_path):
+    out = tmp_path / "site"
+    age_inputs(archive)
+    rebuild(archive, out)
+    (out / "archive/index.html").write_text("changed by hand", encoding="utf-8")
+    edit_text(archive, "2023-01/a.md")
+    result = rebuild(archive, out)
+    assert "archive/index.html" in result.written
+    assert_as_from_scratch(archive, out, result, tmp_path)
+
+
+def test_a_warning_stays_until_it_is_mended_when_other_issues_are_edited(archive, tmp_path):
+    out = tmp_path / "site"
+    age_inputs(archive)
+    first = rebuild(archive, out)
+    assert any("unlisted.md" in str(w) for w in first.warnings)
+    edit_text(archive, "2024-02/c.md")
+    assert any("unlisted.md" in str(w) for w in rebuild(archive, out).warnings)
+    (archive.root / "issues/2023-02/unlisted.md").unlink()
+    assert not any("unlisted.md" in str(w) for w in rebuild(archive, out).warnings)
+
+
+def test_the_preview_builder_rebuilds_an_edit_of_text_alone(archive, tmp_path, monkeypatch):
+    from bulletin.build import Builder
+
+    out = tmp_path / "site"
+    age_inputs(archive)
+    builder = Builder(archive.root, persist=False)
+    builder.build(out, NOW, pdf=False)
+    loaded = spy_loads(monkeypatch)
+    edit_text(archive, "2024-01/d.md", "\n预览里的新段落。\n")
+    result = builder.build(out, NOW, pdf=False)
+    assert sorted(loaded) == ["2024-01", "2024-02"]
+    assert "预览里的新段落" in (out / "issues/2024-01/d.html").read_text(encoding="utf-8")
+    assert_as_from_scratch(archive, out, result, tmp_path)

@@ -102,6 +102,8 @@ class CacheStore(SqliteFile):
                     "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", file_rows
                 )
                 self.db.executemany("INSERT OR REPLACE INTO issues VALUES (?, ?, ?)", issue_rows)
+                if folders is None:  # only some folders were loaded: the rest stay
+                    return
                 self.db.execute("CREATE TEMP TABLE IF NOT EXISTS present (folder TEXT)")
                 self.db.execute("DELETE FROM present")
                 self.db.executemany("INSERT INTO present VALUES (?)", [(f,) for f in folders])

@@ -138,8 +138,9 @@ class ParseCache:
         """Whether prefetch found the file (so it exists, and its entry is ready)."""
         return str(path) in self._checked
 
-    def save(self, folders: list[Path]) -> None:
-        """Write the rows of what this build parsed; forget folders no longer there."""
+    def save(self, folders: list[Path], *, forget_others: bool = True) -> None:
+        """Write the rows of what this build parsed; forget folders no longer there
+        (`folders` being all there are, unless `forget_others` is false)."""
         if self.new_bodies and self.bodies is not None:
             # bodies first: an entry never names a missing one
             self.bodies.put([(b.digest, b.html, b.text) for b in self.new_bodies])
@@ -150,7 +151,8 @@ class ParseCache:
         if self.store is None or not self.saving:  # in memory only (a long-lived builder)
             self.new_files, self.new_issues = {}, {}
             return
-        self.store.write(self.salt, self.new_files, self.new_issues, [str(f) for f in folders])
+        present = [str(f) for f in folders] if forget_others else None
+        self.store.write(self.salt, self.new_files, self.new_issues, present)
         self.new_files, self.new_issues = {}, {}
 
     def _known_issue(self, folder: Path) -> IssueEntry | None:

@@ -14,14 +14,21 @@ from bulletin.load.yamlfile import key_line
 from bulletin.model import Bulletin, Issue
 
 
-def load_bulletin(root: Path, report: Report, cache: ParseCache | None = None) -> Bulletin | None:
-    """Read and validate everything; the caller decides what the problems mean."""
+def load_bulletin(
+    root: Path, report: Report, cache: ParseCache | None = None, only: list[str] | None = None
+) -> Bulletin | None:
+    """Read and validate everything; the caller decides what the problems mean. `only`
+    names the issue folders to load, for a rebuild that knows the others unchanged
+    (their numbering is then not checked again)."""
     config = load_config(root, report)
     if config is None:
         return None
     cache = cache or ParseCache(None)  # without a cache folder: in memory, for this build
     cache.begin(config)
-    folders = _issue_folders(config.issues_dir, report)
+    if only is None:
+        folders = _issue_folders(config.issues_dir, report)
+    else:
+        folders = [config.issues_dir / name for name in only]
     changed = cache.changed(folders)
     cache.prefetch(
         [folder / name for folder in changed for name in (ISSUE_FILE, *_markdown_files(folder))],
@@ -33,10 +40,11 @@ def load_bulletin(root: Path, report: Report, cache: ParseCache | None = None) -
         issue = cache.issue(folder, load, report)
         if issue is not None:
             issues.append(issue)
-    _check_numbering(issues, report)
+    if only is None:
+        _check_numbering(issues, report)
     issues.sort(key=lambda i: i.sort_key, reverse=True)
     if not report.errors:
-        cache.save(folders)
+        cache.save(folders, forget_others=only is None)
     return Bulletin(config=config, issues=tuple(issues))
 
 

@@ -124,13 +124,17 @@ def site_pages(
     now: datetime,
     per_page: int = TERM_PAGE_SIZE,
     keep_issue: KeepIssue | None = None,
+    known: Digests | None = None,
 ) -> list[Page]:
     """Every page of the site. `keep_issue` lets a rebuild keep an unchanged issue's
     pages whole (its own page and its articles'), which are then not planned at all:
     in a large archive, planning thousands of pages that did not change costs more
-    than rendering the few that did."""
+    than rendering the few that did.
+
+    A page whose inputs include articles' bodies (`known.of_articles`) must also be
+    planned by `pages_showing`: a rebuild after an edit of text alone plans only those."""
     config = bulletin.config
-    known = Digests(bulletin, now)
+    known = known or Digests(bulletin, now)
     everything = known.of_issues(bulletin.issues)
     recent = bulletin.issues[: config.recent_issues]
     pages = [Page("index.html", "index.html", {"recent": recent}, known.of_issues(recent))]
@@ -143,16 +147,10 @@ def site_pages(
         )
     kept: list[str] = []  # paths of the pages of issues kept whole
     for issue in bulletin.issues:
-        inputs = known.of_issues([issue])
-        if keep_issue and keep_issue(issue, digest(inputs, known.of_articles(issue.articles))):
+        if keep_issue and keep_issue(issue, _everything_of(issue, known)):
             kept.extend([issue.url, *(a.url for a in issue.articles)])
-            continue
-        pages.append(Page(issue.url, "issue.html", {"issue": issue}, inputs, group=issue.id))
-        for article in issue.articles:
-            previous, following = issue.neighbours(article)
-            context = {"issue": issue, "article": article, "previous": previous, "next": following}
-            own = (*inputs, *known.of_articles([article]))
-            pages.append(Page(article.url, "article.html", context, own, group=issue.id))
+        else:
+            pages.extend(issue_pages(issue, known))
     for kind, groups in (("tags", bulletin.by_tag()), ("regions", bulletin.by_region())):
         counts = tuple((term, len(articles)) for term, articles in groups.items())
         pages.append(
@@ -176,18 +174,60 @@ def site_pages(
     )
     pages.extend(shards)
     pages.append(Page("404.html", "404.html", in_sitemap=False))
-    feed = {"entries": feed_entries(bulletin), "updated": _feed_updated(bulletin, now)}
-    feed_inputs = (
-        *known.of_issues(recent),
-        *known.of_articles(a for i in recent for a in i.articles),
-    )
-    pages.append(Page("feed.xml", "feed.xml", feed, feed_inputs, False, True))
+    pages.append(feed_page(bulletin, known))
     # sorted: the same whichever issues were kept
     listed = sorted([p.path for p in pages if p.in_sitemap and p.path.endswith(".html")] + kept)
     pages.append(
         Page("sitemap.xml", "sitemap.xml", {"paths": listed}, (digest(listed),), False, True)
     )
     return pages
+
+
+def pages_showing(
+    bulletin: Bulletin,
+    issues: list[Issue],
+    *,
+    known: Digests,
+    keep_issue: KeepIssue | None = None,
+) -> list[Page]:
+    """The pages that show the text of `issues`' articles, as `site_pages` plans them:
+    all that an edit of their text changes when their front matter stays as it was.
+    `bulletin` needs only these issues, every issue of their years and the recent
+    issues; the rest of the site is not planned at all."""
+    pages = []
+    for issue in issues:
+        if not (keep_issue and keep_issue(issue, _everything_of(issue, known))):
+            pages.extend(issue_pages(issue, known))
+    pages.extend(search_shards(bulletin, known, years={issue.year for issue in issues}))
+    recent = {issue.id for issue in bulletin.issues[: bulletin.config.recent_issues]}
+    if any(issue.id in recent for issue in issues):
+        pages.append(feed_page(bulletin, known))
+    return pages
+
+
+def issue_pages(issue: Issue, known: Digests) -> list[Page]:
+    """An issue's own page and its articles' pages: the group an issue keeps whole."""
+    inputs = known.of_issues([issue])
+    pages = [Page(issue.url, "issue.html", {"issue": issue}, inputs, group=issue.id)]
+    for article in issue.articles:
+        previous, following = issue.neighbours(article)
+        context = {"issue": issue, "article": article, "previous": previous, "next": following}
+        own = (*inputs, *known.of_articles([article]))
+        pages.append(Page(article.url, "article.html", context, own, group=issue.id))
+    return pages
+
+
+def _everything_of(issue: Issue, known: Digests) -> str:
+    return digest(known.of_issues([issue]), known.of_articles(issue.articles))
+
+
+def feed_page(bulletin: Bulletin, known: Digests) -> Page:
+    """The Atom feed of the recent issues, their articles in full."""
+    recent = bulletin.issues[: bulletin.config.recent_issues]
+    entries = feed_entries(bulletin)
+    feed = {"entries": entries, "updated": _feed_updated(entries, bulletin)}
+    inputs = (*known.of_issues(recent), *known.of_articles(a for i in recent for a in i.articles))
+    return Page("feed.xml", "feed.xml", feed, inputs, False, True)
 
 
 def common_context(bulletin: Bulletin, now: datetime, pdf: bool) -> dict[str, Any]:
@@ -243,17 +283,20 @@ def feed_entries(bulletin: Bulletin) -> list[dict[str, Any]]:
     return entries
 
 
-def _feed_updated(bulletin: Bulletin, now: datetime) -> datetime:
-    times = [issue_time(i, bulletin) for i in bulletin.issues]
-    times += [a.publish_at for a in bulletin.articles if a.publish_at is not None]
-    return max(times) if times else now
+def _feed_updated(entries: list[dict[str, Any]], bulletin: Bulletin) -> datetime:
+    """The feed changed last when its newest entry came out."""
+    if entries:
+        return max(entry["updated"] for entry in entries)
+    return datetime(1970, 1, 1, tzinfo=bulletin.config.timezone)  # no entries: fixed
 
 
-def search_shards(bulletin: Bulletin, known: Digests) -> list[Page]:
+def search_shards(bulletin: Bulletin, known: Digests, years: set[int] | None = None) -> list[Page]:
     """The search data, one script a year (not JSON, so search also works from
-    file://); an edit rewrites only its year's shard."""
+    file://); an edit rewrites only its year's shard. `years`: only those years'."""
     shards = []
     for year, issues in bulletin.by_year().items():
+        if years is not None and year not in years:
+            continue
         articles = [a for issue in issues for a in issue.articles]
         shards.append(
             Page(

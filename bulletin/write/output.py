@@ -75,6 +75,23 @@ class Output:
             self.current.update((path, self.previous[path]) for path in paths)
         return kept
 
+    def keep_others(self, planned: set[str], renewed: tuple[str, ...]) -> bool:
+        """Keep every file of the last build that is neither `planned` again nor under
+        a folder in `renewed` (those are made anew), with its group, when all of them
+        are intact; False, keeping nothing, when one is not."""
+        kept = {
+            path: record
+            for path, record in self.previous.items()
+            if path not in planned and path not in self.claimed and not path.startswith(renewed)
+        }
+        if not all(self._intact(path, record) for path, record in kept.items()):
+            return False
+        self.claimed.update(kept)
+        self.current.update(kept)
+        for name, group in self.previous_groups.items():
+            self.groups.setdefault(name, group)
+        return True
+
     def claim(self, relative: str, group: str | None = None) -> Path:
         """Where `relative` goes; each path may be claimed once, inside the folder."""
         normal = posixpath.normpath(relative)
