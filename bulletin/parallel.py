@@ -12,7 +12,6 @@ forked from them could inherit a held lock).
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -39,6 +38,8 @@ def run_split(
     # objects made so far go to a generation the collector never visits, so the
     # children's collections do not write to (and so copy) the memory they share
     gc.freeze()
+    import multiprocessing  # here: a rebuild of a few pages does without it
+
     try:
         with multiprocessing.get_context("fork").Pool(cores - 1) as pool:
             others = pool.map_async(_run_share, shares[1:])

@@ -138,7 +138,7 @@ def test_a_damaged_cache_file_never_changes_the_output(bulletin, tmp_path, name,
     rebuild(bulletin, out)
     expected = tree(out)
     cache = bulletin.root / ".bulletin-cache"
-    target = next((cache / "outputs").glob("*.json")) if name == "manifest" else cache / name
+    target = next((cache / "outputs").glob("*.manifest")) if name == "manifest" else cache / name
     if damage == "truncate":
         target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])
     elif damage == "garbage":

@@ -7,8 +7,10 @@ stays small); a changed page is written to a temporary file beside its place. On
 when every page has rendered does `commit()` rename them in and delete the pages
 whose sources went away, so a failed build leaves the previous site as it was.
 
-What the last build wrote is remembered in a manifest kept in the bulletin's cache;
-without it, existing files are compared byte for byte, so the output is the same.
+What the last build wrote is remembered in a manifest kept in the bulletin's cache
+(in marshal's format: a large archive's manifest is read and written by every build,
+and marshal does both several times faster than json); without it, existing files are
+compared byte for byte, so the output is the same.
 The writer refuses to write one path twice and paths that escape the folder, and
 never takes over a non-empty folder that bulletin did not make.
 """
@@ -16,23 +18,23 @@ never takes over a non-empty folder that bulletin did not make.
 from __future__ import annotations
 
 import hashlib
-import json
+import marshal
 import os
 import posixpath
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from bulletin.errors import BulletinError
 
+FORMAT = "bulletin-manifest-1"  # the first item of every manifest
 MARKER = ".bulletin-site"  # in every folder bulletin made: only those it takes over
 TEMPORARY = ".bulletin-new"
 BUILDING = ".bulletin-building"  # present while changed pages wait to be renamed in
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     key: str | None  # the inputs the file was made from; None: unknown
     sha1: str | None
     size: int
@@ -131,21 +133,33 @@ class Output:
             return ("same", relative, key, sha1, record.size, record.mtime_ns, [])
         destination = self.target / relative
         created = self._make_folder(destination.parent)
+        if not self.existed:  # a new folder: a failed build removes it whole
+            with destination.open("wb", buffering=0) as stream:
+                stream.write(data)
+                stat = os.fstat(stream.fileno())
+            return ("placed", relative, key, sha1, stat.st_size, stat.st_mtime_ns, created)
         temporary = destination.with_name(destination.name + TEMPORARY)
         temporary.write_bytes(data)
         return ("new", relative, key, sha1, temporary, 0, created)
 
     def begin(self) -> None:
         """Mark the folder as being written, so that temporary files of a build that is
-        killed now are found and removed by the next one."""
+        killed now are found and removed by the next one (and a new folder as made by
+        bulletin: pages go straight into it, and the next build takes over what a
+        killed one left there)."""
         self._make_folder(self.target)
         (self.target / BUILDING).touch()
+        if not self.existed:
+            _mark(self.target)
 
     def apply(self, action: tuple) -> None:
         kind, relative, key, sha1, where, mtime_ns, created = action
         self.created.extend(created)
         if kind == "same":
             self.current[relative] = Record(key, sha1, where, mtime_ns)
+        elif kind == "placed":
+            self.current[relative] = Record(key, sha1, where, mtime_ns)
+            self.written.append(relative)
         else:
             self.pending.append((relative, where, key, sha1))
 
@@ -169,9 +183,7 @@ class Output:
             (self.target / relative).unlink(missing_ok=True)
             _remove_empty_parents(self.target / relative, self.target)
         (self.target / BUILDING).unlink(missing_ok=True)
-        marker = self.target / MARKER
-        if not marker.exists():
-            marker.write_text("made by bulletin; its pages are kept up to date by every build\n")
+        _mark(self.target)
         self._write_manifest()
 
     def discard(self) -> None:
@@ -207,12 +219,9 @@ class Output:
     @staticmethod
     def intact(target: Path, manifest: Path) -> bool:
         """Whether every file the last build wrote is still there as it was written."""
-        try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return False
+        data = _load(manifest)
         root = str(target.resolve())
-        if data.get("target") != root or not (target / MARKER).exists():
+        if data is None or data["target"] != root or not (target / MARKER).exists():
             return False
         for relative, (_key, _sha1, size, mtime_ns) in data["files"].items():
             try:
@@ -257,15 +266,15 @@ class Output:
     def _read_manifest(self) -> dict[str, Record] | None:
         if self.manifest is None or not (self.target / MARKER).exists():
             return None
+        data = _load(self.manifest)
+        if data is None or data["target"] != str(self.target):
+            return None
         try:
-            data = json.loads(self.manifest.read_text(encoding="utf-8"))
-            if data["target"] != str(self.target):
-                return None
             files = {path: Record(*fields) for path, fields in data["files"].items()}
             self.previous_groups = {name: tuple(group) for name, group in data["groups"].items()}
-            return files
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
+        return files
 
     def _write_manifest(self) -> None:
         unchanged = self.current == self.previous and self.groups == self.previous_groups
@@ -273,35 +282,50 @@ class Output:
             return
         data = {
             "target": str(self.target),
-            "files": {p: [r.key, r.sha1, r.size, r.mtime_ns] for p, r in self.current.items()},
-            "groups": self.groups,
+            "files": {path: tuple(record) for path, record in self.current.items()},
+            "groups": {name: (key, list(paths)) for name, (key, paths) in self.groups.items()},
         }
         self.manifest.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.manifest.parent, prefix=".manifest.")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            # dumps, not dump: only dumps takes json's C encoder
-            stream.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(marshal.dumps((FORMAT, data)))
         os.replace(temporary, self.manifest)
         _prune_manifests(self.manifest.parent, self.manifest)
+
+
+def _load(manifest: Path) -> dict | None:
+    """A manifest's content; None when it is missing, damaged or of another format."""
+    try:
+        kind, data = marshal.loads(manifest.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    ok = kind == FORMAT and isinstance(data, dict) and isinstance(data.get("files"), dict)
+    return data if ok and isinstance(data.get("target"), str) else None
 
 
 def manifest_path(cache: Path, target: Path) -> Path:
     """One manifest per output folder, named by the folder's path."""
     name = hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:16]
-    return cache / "outputs" / f"{name}.json"
+    return cache / "outputs" / f"{name}.manifest"
 
 
 def _prune_manifests(folder: Path, keep: Path) -> None:
     """Forget output folders that are gone (a publisher builds each release afresh)."""
-    for manifest in folder.glob("*.json"):
+    for manifest in folder.glob("*.manifest"):
         if manifest == keep:
             continue
-        try:
-            target = json.loads(manifest.read_text(encoding="utf-8"))["target"]
-        except (OSError, ValueError, KeyError, TypeError):
-            target = None
-        if not target or not Path(target).is_dir():
+        data = _load(manifest)
+        if data is None or not Path(data["target"]).is_dir():
             manifest.unlink(missing_ok=True)
+            manifest.with_suffix(".stamp").unlink(missing_ok=True)
+    for old in folder.glob("*.json"):  # manifests in the json format of earlier versions
+        old.unlink(missing_ok=True)
+
+
+def _mark(target: Path) -> None:
+    marker = target / MARKER
+    if not marker.exists():
+        marker.write_text("made by bulletin; its pages are kept up to date by every build\n")
 
 
 def _remove_empty_parents(path: Path, top: Path) -> None:
