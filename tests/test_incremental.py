@@ -553,3 +553,50 @@ def test_the_preview_builder_rebuilds_an_edit_of_text_alone(archive, tmp_path, m
     assert sorted(loaded) == ["2024-01", "2024-02"]
     assert "预览里的新段落" in (out / "issues/2024-01/d.html").read_text(encoding="utf-8")
     assert_as_from_scratch(archive, out, result, tmp_path)
+
+
+def test_bodies_of_old_versions_of_articles_are_collected(bulletin, tmp_path, monkeypatch):
+    import sqlite3
+
+    import bulletin.load.bodies as bodies
+    import bulletin.load.parsecache as parsecache
+
+    monkeypatch.setattr(parsecache, "GARBAGE_ALLOWED", 2)
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    store = bulletin.root / ".bulletin-cache/bodies.sqlite"
+
+    def stored() -> int:
+        with sqlite3.connect(store) as db:
+            return db.execute("SELECT COUNT(*) FROM bodies").fetchone()[0]
+
+    path = bulletin.root / "issues/2024-01/first.md"
+    for round_ in range(4):  # each edit leaves one body no entry names
+        path.write_text(path.read_text(encoding="utf-8") + f"\n第{round_}次。\n", encoding="utf-8")
+        rebuild(bulletin, out)
+    assert stored() == 4 + 4, "bodies stored within the hour are kept"
+    monkeypatch.setattr(bodies, "KEEP_SECONDS", -1)
+    path.write_text(path.read_text(encoding="utf-8") + "\n最后一次。\n", encoding="utf-8")
+    result = rebuild(bulletin, out)
+    assert stored() == 4, "one body for each article, the others collected"
+    assert "最后一次" in (out / "issues/2024-01/first.html").read_text(encoding="utf-8")
+    assert_as_from_scratch(bulletin, out, result, tmp_path)
+
+
+def test_a_cache_from_another_version_is_started_afresh(bulletin, tmp_path):
+    import sqlite3
+
+    out = tmp_path / "site"
+    rebuild(bulletin, out)
+    parsed = bulletin.root / ".bulletin-cache/parsed.sqlite"
+    with sqlite3.connect(parsed) as db:  # as an older bulletin left it
+        db.execute("DROP TABLE files")
+        db.execute("CREATE TABLE files (path TEXT PRIMARY KEY, record BLOB)")
+        db.execute("PRAGMA user_version = 1")
+    path = bulletin.root / "issues/2024-01/first.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n新版本。\n", encoding="utf-8")
+    result = rebuild(bulletin, out)
+    assert_as_from_scratch(bulletin, out, result, tmp_path)
+    with sqlite3.connect(parsed) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] > 0

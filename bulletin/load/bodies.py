@@ -8,20 +8,25 @@ its HTML and text by digest from a SQLite store the first time they are asked fo
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from bulletin.errors import BulletinError
 from bulletin.load.sqlitefile import SqliteFile
 
 FILE = "bodies.sqlite"
-_SCHEMA = "CREATE TABLE IF NOT EXISTS bodies (digest TEXT PRIMARY KEY, html BLOB, text BLOB);"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bodies (digest TEXT PRIMARY KEY, html BLOB, text BLOB,
+    stored_s INTEGER);
+"""
+KEEP_SECONDS = 3600  # a body no entry names is kept this long: another build may be about to
 
 
 class BodyStore(SqliteFile):
     """digest -> (html, text), in one SQLite file of the cache folder."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+        super().__init__(path, _SCHEMA, version=2)
 
     def get(self, digest: str, column: str) -> str | None:
         """The html or the text of a body (a page shows one of them)."""
@@ -43,9 +48,29 @@ class BodyStore(SqliteFile):
     def put(self, rows: list[tuple[str, str, str]]) -> None:
         """Stored as UTF-8 bytes: binding a str makes SQLite's driver keep a UTF-8 copy
         inside the str for as long as it lives, doubling what the bodies cost."""
-        encoded = ((digest, html.encode(), text.encode()) for digest, html, text in rows)
+        now = int(time.time())
+        encoded = ((digest, html.encode(), text.encode(), now) for digest, html, text in rows)
         with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?, ?)", encoded)
+            self.db.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?, ?, ?)", encoded)
+
+    def collect(self, live: set[str]) -> int:
+        """Delete the bodies no cache entry names (older versions of edited articles),
+        except those stored within KEEP_SECONDS: a build running beside this one may
+        have stored them for entries it has not written yet. Returns how many went."""
+        try:
+            with self.db:
+                self.db.execute("CREATE TEMP TABLE IF NOT EXISTS live (digest TEXT PRIMARY KEY)")
+                self.db.execute("DELETE FROM live")
+                self.db.executemany("INSERT OR IGNORE INTO live VALUES (?)", ((d,) for d in live))
+                gone = self.db.execute(
+                    "DELETE FROM bodies WHERE stored_s < ? AND digest NOT IN (SELECT digest FROM live)",
+                    (int(time.time()) - KEEP_SECONDS,),
+                ).rowcount
+                self.db.execute("DELETE FROM live")
+        except sqlite3.Error as error:
+            self.recover(error)
+            return 0
+        return gone
 
 
 def _text(value: bytes | str) -> str:

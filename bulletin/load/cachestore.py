@@ -23,7 +23,7 @@ _PATH = type(Path())  # the concrete class, PosixPath here
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, folder TEXT, size INTEGER,
-    mtime_ns INTEGER, digest TEXT, record BLOB);
+    mtime_ns INTEGER, digest TEXT, record BLOB, body TEXT);
 CREATE TABLE IF NOT EXISTS issues (folder TEXT PRIMARY KEY, fingerprint TEXT, record BLOB);
 """
 
@@ -53,7 +53,7 @@ class CacheStore(SqliteFile):
     reading it means a cache started afresh."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+        super().__init__(path, _SCHEMA, version=2)
 
     def open(self, salt: str | None) -> bool:
         """Connect; False when the file was unusable or from other settings (then it
@@ -89,7 +89,7 @@ class CacheStore(SqliteFile):
     def write(self, salt, files: dict[str, Entry], issues: dict[str, IssueEntry], folders) -> None:
         # rows made one at a time: a cold build pickles thousands
         file_rows = (
-            (key, os.path.dirname(key), e.size, e.mtime_ns, e.digest, dump_record(e, key))
+            (key, os.path.dirname(key), e.size, e.mtime_ns, e.digest, dump_record(e, key), _body(e))
             for key, e in files.items()
         )
         issue_rows = (
@@ -99,7 +99,7 @@ class CacheStore(SqliteFile):
             with self.db:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('salt', ?)", (salt,))
                 self.db.executemany(
-                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", file_rows
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", file_rows
                 )
                 self.db.executemany("INSERT OR REPLACE INTO issues VALUES (?, ?, ?)", issue_rows)
                 if folders is None:  # only some folders were loaded: the rest stay
@@ -114,12 +114,27 @@ class CacheStore(SqliteFile):
         except sqlite3.Error as error:
             self.recover(error)
 
+    def named_bodies(self) -> int:
+        """How many entries name a body (an article's rendered HTML and text)."""
+        rows = self._rows("SELECT COUNT(body) FROM files")
+        return rows[0][0] if rows else 0
+
+    def live_bodies(self) -> set[str]:
+        """The bodies the entries name; the body store holds these and older ones."""
+        return {row[0] for row in self._rows("SELECT body FROM files WHERE body IS NOT NULL")}
+
     def _rows(self, query: str, parameters: tuple = ()) -> list[tuple]:
         try:
             return self.db.execute(query, parameters).fetchall()
         except sqlite3.Error as error:
             self.recover(error)
             return []
+
+
+def _body(entry: Entry) -> str | None:
+    """The digest of the body an entry names (an article's), so unnamed ones can go."""
+    body = getattr(entry.parsed, "body", None)
+    return getattr(body, "digest", None)
 
 
 def dump_record(entry: Entry | IssueEntry, key: str, issue: bool = False) -> bytes:

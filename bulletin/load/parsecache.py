@@ -36,6 +36,7 @@ from bulletin.uptodate import RACY_SECONDS, Subtree, subtree_digest
 
 _STORED = (Article, Issue, Section, Correction, Problem)  # their shapes key the cache
 PARALLEL_FILES = 200  # fewer files to parse are not worth starting workers
+GARBAGE_ALLOWED = 200  # unnamed bodies kept besides a quarter of the named ones
 _RACY = "racy"  # the fingerprint of a folder with a file modified just now: never matches
 
 
@@ -154,6 +155,17 @@ class ParseCache:
         present = [str(f) for f in folders] if forget_others else None
         self.store.write(self.salt, self.new_files, self.new_issues, present)
         self.new_files, self.new_issues = {}, {}
+        self._collect_bodies()
+
+    def _collect_bodies(self) -> None:
+        """Every edit stores a new body and leaves the old one unnamed: once a quarter
+        more bodies are stored than entries name, delete the unnamed ones."""
+        assert self.store is not None and self.bodies is not None
+        named = self.store.named_bodies()
+        if len(self.stored) <= named + named // 4 + GARBAGE_ALLOWED:
+            return
+        if self.bodies.collect(self.store.live_bodies()):
+            self.stored = self.bodies.digests()
 
     def _known_issue(self, folder: Path) -> IssueEntry | None:
         entry = self.issues.get(str(folder))

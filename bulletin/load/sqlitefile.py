@@ -15,9 +15,10 @@ from pathlib import Path
 
 
 class SqliteFile:
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, version: int) -> None:
         self.path = path
         self.schema = schema
+        self.version = version  # of the schema: a file made to another is started afresh
         self._connection: sqlite3.Connection | None = None
         self._pid = 0
         self._identity: tuple[int, int] | None = None
@@ -26,11 +27,20 @@ class SqliteFile:
     def db(self) -> sqlite3.Connection:
         if self._connection is None or self._pid != os.getpid():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            self._connection.executescript(self.schema)
+            self._connection = self._connect()
+            if self._connection.execute("PRAGMA user_version").fetchone()[0] != self.version:
+                self._connection.close()  # made by another version of bulletin: afresh
+                self._unlink()
+                self._connection = self._connect()
+            with self._connection:
+                self._connection.executescript(self.schema)
+                self._connection.execute(f"PRAGMA user_version = {int(self.version)}")
             self._pid = os.getpid()
             self._identity = _identity(self.path)
         return self._connection
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30, check_same_thread=False)
 
     def refresh(self) -> bool:
         """Drop the connection when the file is no longer the one it was made to;
@@ -48,6 +58,9 @@ class SqliteFile:
     def reset(self) -> None:
         """Start the file afresh (it was damaged, or from another version)."""
         self.close()
+        self._unlink()
+
+    def _unlink(self) -> None:
         for path in (self.path, self.path.with_name(self.path.name + "-journal")):
             path.unlink(missing_ok=True)
 
