@@ -420,7 +420,8 @@ class Builder:
                 _copy_issue_files(issue, out)
             if run.pdf:
                 made = self._write_pdfs(out, loaded, env, run.progress, result, mine)
-                result.pdfs = [made.get(p.issue_id, p) for p in previous.pdfs]
+                kept = (dataclasses.replace(p, cached=True) for p in previous.pdfs)
+                result.pdfs = [made.get(p.issue_id, p) for p in kept]
         except BaseException:
             out.discard()
             raise

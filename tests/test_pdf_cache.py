@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+from tests.test_incremental import age_inputs
+
 pytestmark = pytest.mark.pdf
 
 NOW = "2024-03-01T09:00"
@@ -50,6 +52,25 @@ def test_only_the_changed_issue_is_rendered_again(two_issues, cli, tmp_path):
     a, b = tmp_path / "a/issues", tmp_path / "b/issues"
     assert filecmp.cmp(a / "2024-01/2024-01.pdf", b / "2024-01/2024-01.pdf", shallow=False)
     assert not filecmp.cmp(a / "2024-02/2024-02.pdf", b / "2024-02/2024-02.pdf", shallow=False)
+
+
+def test_an_edit_of_text_lays_out_only_its_issue_again_in_the_same_output(
+    two_issues, cli, tmp_path
+):
+    root, out = two_issues.root, tmp_path / "site"
+    age_inputs(two_issues)  # saved a while ago: only the folder edited next counts as edited
+    assert cli("-C", root, "build", "-o", out, "--now", NOW).exit_code == 0
+    pdfs = {p.name: p.stat().st_mtime_ns for p in out.glob("issues/*/*.pdf")}
+    article = root / "issues/2024-02/third.md"
+    article.write_text(article.read_text(encoding="utf-8") + "\n新增的一段。\n", encoding="utf-8")
+    result = cli("-C", root, "build", "-o", out, "--now", NOW)
+    assert "2 (" in pdf_summary(result.output) and "1 unchanged" in pdf_summary(result.output)
+    after = {p.name: p.stat().st_mtime_ns for p in out.glob("issues/*/*.pdf")}
+    assert after["2024-01.pdf"] == pdfs["2024-01.pdf"]
+    assert after["2024-02.pdf"] != pdfs["2024-02.pdf"]
+    fresh = cli("-C", root, "build", "-o", tmp_path / "fresh", "--now", NOW, "--no-cache")
+    assert fresh.exit_code == 0
+    assert tree(out) == tree(tmp_path / "fresh")
 
 
 @pytest.mark.parametrize("damage", ["truncate-pdf", "truncate-json", "delete-pdf"])
