@@ -3,8 +3,12 @@ publisher call.
 
 Load and validate everything first (through the parse cache); then render the pages
 whose inputs changed; the output writes only changed bytes, and puts them in place
-only when all of it succeeded. `build()` and `check()` serve one-off commands; a
-`Builder` builds the same bulletin again and again (the preview server keeps one)
+only when all of it succeeded. Three ways through, cheapest first: nothing changed
+since the last build (its stamp says so): the build is skipped; only the text of
+articles in some issue folders changed: those issues are loaded and the pages showing
+their text rendered, the rest kept; else everything is loaded and planned, and the
+pages whose inputs changed rendered. `build()` and `check()` serve one-off commands;
+a `Builder` builds the same bulletin again and again (the preview server keeps one)
 and keeps in memory what does not change between builds.
 """
 

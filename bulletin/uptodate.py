@@ -7,7 +7,9 @@ successful build; when none of them moved and the output files are as written, t
 next build returns the recorded result without loading anything. Input files are
 compared by path, size and modification time, like make and git; a file modified
 within two seconds of the stamp is not trusted (the "racy" case git guards against).
-The stamp is an optimisation only: a missing or damaged one means a full build.
+The stamp also keeps a digest of each issue folder, so that a build after edits in
+a few folders learns which, and what each issue showed in lists. The stamp is an
+optimisation only: a missing or damaged one means a full build.
 """
 
 from __future__ import annotations
