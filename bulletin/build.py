@@ -74,7 +74,7 @@ class BuildResult:
             title,
             len(bulletin.issues),
             articles,
-            warnings=list(warnings),
+            warnings=in_order(warnings),
             _bulletin=bulletin,
         )
 
@@ -82,22 +82,20 @@ class BuildResult:
         """This result for a rebuild after edits in the issue folders `edited` (names)
         that loaded only some issues, with `warnings` from that load: the warnings
         about those folders are replaced, the others kept."""
-        issues = (root / "issues").resolve()
-        folders = {issues / name for name in edited}
-        kept = [
-            problem
-            for problem in self.warnings
-            if problem not in warnings
-            and not (problem.path and folders.intersection(Path(problem.path).resolve().parents))
-            and not (problem.path and Path(problem.path).resolve() in folders)
-        ]
+        folders = {(root / "issues" / name).resolve() for name in edited}
+
+        def about_edited(problem: Problem) -> bool:
+            where = Path(problem.path).resolve() if problem.path else None
+            return where is not None and (where in folders or not folders.isdisjoint(where.parents))
+
+        kept = [p for p in self.warnings if p not in warnings and not about_edited(p)]
         return BuildResult(
             output,
             self.title,
             self.issues,
             self.articles,
             pages=self.pages,
-            warnings=kept + list(warnings),
+            warnings=in_order(kept + list(warnings)),
             pdfs=list(self.pdfs),
         )
 
@@ -415,6 +413,7 @@ class Builder:
         if not index.same(loaded, known, names):
             return None
         result = previous.again(run.output, loaded.warnings, self.root, names)
+        result._reload = lambda: self._reported_load(run.visibility).bulletin
         out = Output(run.output, run.manifest)
         try:
             if not self._write_pages(out, loaded, env, run.links, result, known, edited=mine):
@@ -568,14 +567,20 @@ class Builder:
                     )
                     results[job.issue_id] = made
         made = [results[issue.id] for issue in bulletin.issues if issue.id in results]
-        result.warnings.extend(
-            Problem(
-                f"PDF {made.issue_id}: {message}",
-                self.root / "issues" / made.issue_id,
-                severity=Severity.WARNING,
-            )
-            for one in made
-            for message in one.warnings
+        issues_dir = self.root.resolve() / "issues"
+        result.warnings = in_order(
+            [
+                *result.warnings,
+                *(
+                    Problem(
+                        f"PDF {one.issue_id}: {message}",
+                        issues_dir / one.issue_id,
+                        severity=Severity.WARNING,
+                    )
+                    for one in made
+                    for message in one.warnings
+                ),
+            ]
         )
         return {one.issue_id: one for one in made}
 
@@ -618,6 +623,11 @@ def _refuse_tofu(issues: list[Issue], root: Path) -> None:
             for char, articles in sorted(missing.items())
         ]
         raise BulletinError(problems, root)
+
+
+def in_order(problems: list[Problem]) -> list[Problem]:
+    """Warnings by file and line: the same list however much a build loaded."""
+    return sorted(problems, key=lambda p: (str(p.path or ""), p.line or 0, p.message))
 
 
 def _is_issue(folder: Path) -> bool:

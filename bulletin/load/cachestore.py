@@ -86,10 +86,14 @@ class CacheStore(SqliteFile):
             return None
         return Entry(size, mtime_ns, digest, parsed, problems)
 
-    def write(self, salt, files: dict[str, Entry], issues: dict[str, IssueEntry], folders) -> None:
+    def write(
+        self, salt, files: dict[str, Entry], issues: dict[str, IssueEntry], folders, folder_of
+    ) -> None:
+        """Write these rows; then, given the issue `folders` there are, delete the rows of
+        others. `folder_of(path)`: the issue folder a file belongs to."""
         # rows made one at a time: a cold build pickles thousands
         file_rows = (
-            (key, os.path.dirname(key), e.size, e.mtime_ns, e.digest, dump_record(e, key), _body(e))
+            (key, folder_of(key), e.size, e.mtime_ns, e.digest, dump_record(e, key), _body(e))
             for key, e in files.items()
         )
         issue_rows = (

@@ -64,12 +64,31 @@ class ParseCache:
             self.salt = salt
             self.files = {}
             self.issues = self._read_issues()
+        elif self.bodies is not None and self.bodies.changed_elsewhere():
+            self._forget_collected()
+        self.issues_dir = str(config.issues_dir)
         self.fingerprints: dict[str, str] = {}
         self.walked, self.next_walked = self.next_walked, {}
         self.new_files: dict[str, Entry] = {}
         self.new_issues: dict[str, IssueEntry] = {}
         self.new_bodies: list[Body] = []  # parsed in this build, not yet stored
         self._checked: dict[str, Entry] = {}  # looked at by prefetch in this build
+
+    def _forget_collected(self) -> None:
+        """Another build may have collected bodies that entries kept in memory since an
+        earlier build name (an article edited there and back): those entries go."""
+        assert self.bodies is not None
+        self.stored = self.bodies.digests()
+        self.files = {
+            path: entry
+            for path, entry in self.files.items()
+            if not isinstance(entry.parsed, Article) or self._bodies_stored([entry.parsed])
+        }
+        self.issues = {
+            folder: entry
+            for folder, entry in self.issues.items()
+            if not isinstance(entry.issue, Issue) or self._bodies_stored(entry.issue.articles)
+        }
 
     def walked_just_now(self, folders: dict[str, Subtree]) -> None:
         """The issue folders' digests, from a walk the caller has just made: the next
@@ -153,9 +172,14 @@ class ParseCache:
             self.new_files, self.new_issues = {}, {}
             return
         present = [str(f) for f in folders] if forget_others else None
-        self.store.write(self.salt, self.new_files, self.new_issues, present)
+        self.store.write(self.salt, self.new_files, self.new_issues, present, self._issue_folder)
         self.new_files, self.new_issues = {}, {}
         self._collect_bodies()
+
+    def _issue_folder(self, path: str) -> str:
+        """The issue folder a file belongs to, also one in a subfolder of it."""
+        below = os.path.relpath(path, self.issues_dir).split(os.sep)[0]
+        return os.path.join(self.issues_dir, below)
 
     def _collect_bodies(self) -> None:
         """Every edit stores a new body and leaves the old one unnamed: once a quarter
@@ -237,6 +261,7 @@ class ParseCache:
         if self.store is None or self.bodies is None:
             return {}
         try:
+            self.bodies.changed_elsewhere()  # from here on: what changes it elsewhere
             self.stored = self.bodies.digests()
         except sqlite3.Error as error:
             self.bodies.recover(error)

@@ -22,6 +22,7 @@ class SqliteFile:
         self._connection: sqlite3.Connection | None = None
         self._pid = 0
         self._identity: tuple[int, int] | None = None
+        self._data_version: int | None = None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -39,6 +40,17 @@ class SqliteFile:
             self._identity = _identity(self.path)
         return self._connection
 
+    def changed_elsewhere(self) -> bool:
+        """Whether another process committed to the file since this one last asked
+        (SQLite's data_version): what this process read from it may be stale."""
+        try:
+            version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            return True
+        changed = self._data_version is not None and version != self._data_version
+        self._data_version = version
+        return changed
+
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30, check_same_thread=False)
 
@@ -54,6 +66,7 @@ class SqliteFile:
         if self._connection is not None and self._pid == os.getpid():
             self._connection.close()
         self._connection = None
+        self._data_version = None
 
     def reset(self) -> None:
         """Start the file afresh (it was damaged, or from another version)."""

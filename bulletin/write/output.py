@@ -51,7 +51,9 @@ class Output:
             clean_temporaries(self.target)
         self.manifest = manifest
         self.previous_groups: dict[str, tuple[str, list[str]]] = {}
-        self.previous = self._read_manifest() or self._scan()
+        manifest_read = self._read_manifest()
+        self.known = manifest_read is not None  # what is there is known from the manifest
+        self.previous = manifest_read if manifest_read is not None else self._scan()
         self.current: dict[str, Record] = {}
         self.groups: dict[str, tuple[str, list[str]]] = {}  # name -> key, paths
         self.pending: list[tuple[str, Path, str, str]] = []  # path, temporary, key, sha1
@@ -80,7 +82,10 @@ class Output:
     def keep_others(self, planned: set[str], renewed: tuple[str, ...]) -> bool:
         """Keep every file of the last build that is neither `planned` again nor under
         a folder in `renewed` (those are made anew), with its group, when all of them
-        are intact; False, keeping nothing, when one is not."""
+        are intact; False, keeping nothing, when one is not, or when the folder's
+        manifest is missing (a folder deleted or emptied by hand has nothing to keep)."""
+        if not self.known:
+            return False
         kept = {
             path: record
             for path, record in self.previous.items()
