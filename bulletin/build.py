@@ -19,13 +19,15 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bulletin import __version__, uptodate
 from bulletin.errors import BulletinError, Problem, Report, Severity
+from bulletin.issueindex import IssueIndex
+from bulletin.result import BuildResult, in_order
 from bulletin.schedule import Visibility, visible_bulletin
 from bulletin.write.output import Output, manifest_path
 
@@ -49,74 +51,6 @@ PARALLEL_PAGES = 400  # fewer pages to render are not worth starting workers
 _SOURCE_SUFFIXES = {".md", ".yaml", ".yml"}
 
 
-@dataclass
-class BuildResult:
-    output: Path | None
-    title: str  # the bulletin's
-    issues: int  # issues built
-    articles: int  # articles built
-    pages: list[str] = field(default_factory=list)  # every page of the site
-    rendered: int = 0  # pages rendered (their inputs changed)
-    written: list[str] = field(default_factory=list)  # files whose bytes changed
-    deleted: list[str] = field(default_factory=list)  # files whose sources went away
-    pdfs: list[PdfResult] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
-    seconds: float = 0.0
-    _bulletin: Bulletin | None = field(default=None, repr=False)
-    _reload: Callable[[], Bulletin] | None = field(default=None, repr=False, compare=False)
-
-    @classmethod
-    def of(cls, output: Path | None, bulletin: Bulletin, warnings: list[Problem]) -> BuildResult:
-        articles = sum(len(issue.articles) for issue in bulletin.issues)
-        title = bulletin.config.title
-        return cls(
-            output,
-            title,
-            len(bulletin.issues),
-            articles,
-            warnings=in_order(warnings),
-            _bulletin=bulletin,
-        )
-
-    def again(self, output: Path, warnings: list[Problem], root: Path, edited) -> BuildResult:
-        """This result for a rebuild after edits in the issue folders `edited` (names)
-        that loaded only some issues, with `warnings` from that load: the warnings
-        about those folders are replaced, the others kept."""
-        folders = {(root / "issues" / name).resolve() for name in edited}
-
-        def about_edited(problem: Problem) -> bool:
-            where = Path(problem.path).resolve() if problem.path else None
-            return where is not None and (where in folders or not folders.isdisjoint(where.parents))
-
-        kept = [p for p in self.warnings if p not in warnings and not about_edited(p)]
-        return BuildResult(
-            output,
-            self.title,
-            self.issues,
-            self.articles,
-            pages=self.pages,
-            warnings=in_order(kept + list(warnings)),
-            pdfs=list(self.pdfs),
-        )
-
-    @property
-    def bulletin(self) -> Bulletin:
-        """What was built; a build that found its output up to date loads it on demand."""
-        if self._bulletin is None:
-            assert self._reload is not None
-            self._bulletin = self._reload()
-        return self._bulletin
-
-    @property
-    def pdf_pages(self) -> int:
-        return sum(p.pages for p in self.pdfs)
-
-    def __getstate__(self) -> dict:
-        """Kept in the up-to-date stamp without the bulletin: reading it back must cost
-        next to nothing."""
-        return {**self.__dict__, "_bulletin": None, "_reload": None}
-
-
 @dataclass(frozen=True)
 class Loaded:
     bulletin: Bulletin  # only what is visible under the build's Visibility
@@ -137,44 +71,6 @@ class _Run:
     pdf: bool
     links: bool
     progress: ProgressHook | None
-
-
-@dataclass(frozen=True)
-class IssueIndex:
-    """What a build knew of each issue folder, kept in its stamp: enough to tell,
-    after edits inside some folders, whether only their articles' text changed, and
-    which other issues the pages showing that text list."""
-
-    marks: dict[str, tuple]  # folder name -> (what listings show of it, its publish times)
-    years: dict[str, int]  # folder name -> year, of the issues the site shows
-    recent: tuple[str, ...]  # folder names of the recent issues
-
-    @classmethod
-    def of(cls, loaded: Loaded, known: Digests) -> IssueIndex:
-        issues = loaded.bulletin.issues
-        shown = {issue.path.name: issue for issue in issues}
-        marks = {name: _mark(loaded, known, name, shown) for name in loaded.schedules}
-        years = {issue.path.name: issue.year for issue in issues}
-        recent = issues[: loaded.bulletin.config.recent_issues]
-        return cls(marks, years, tuple(issue.path.name for issue in recent))
-
-    def around(self, names: list[str]) -> list[str]:
-        """The folders a rebuild after edits in `names` loads: those, every issue of
-        their years (their search data lists them) and the recent issues (the feed)."""
-        years = {self.years[name] for name in names if name in self.years}
-        wanted = {name for name, year in self.years.items() if year in years}
-        return sorted(wanted.union(names, self.recent))
-
-    def same(self, loaded: Loaded, known: Digests, names: list[str]) -> bool:
-        """Whether the edited issues show in every listing what they showed, and keep
-        their publish times: then only the pages showing their text can change."""
-        shown = {issue.path.name: issue for issue in loaded.bulletin.issues}
-        return all(self.marks[name] == _mark(loaded, known, name, shown) for name in names)
-
-
-def _mark(loaded: Loaded, known: Digests, name: str, shown: dict[str, Issue]) -> tuple:
-    issue = shown.get(name)
-    return (known.issues[issue.id] if issue else None, loaded.schedules.get(name))
 
 
 def _digests(loaded: Loaded) -> Digests:
@@ -623,11 +519,6 @@ def _refuse_tofu(issues: list[Issue], root: Path) -> None:
             for char, articles in sorted(missing.items())
         ]
         raise BulletinError(problems, root)
-
-
-def in_order(problems: list[Problem]) -> list[Problem]:
-    """Warnings by file and line: the same list however much a build loaded."""
-    return sorted(problems, key=lambda p: (str(p.path or ""), p.line or 0, p.message))
 
 
 def _is_issue(folder: Path) -> bool:

@@ -20,7 +20,7 @@ from bulletin.schedule import Visibility
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from bulletin.build import BuildResult
+    from bulletin.result import BuildResult
 
 
 @cache
