@@ -282,7 +282,7 @@ class Builder:
             raise
         out.commit()
         result.written, result.deleted = out.written, out.deleted
-        index = IssueIndex.of(loaded, known)
+        index = IssueIndex.of(loaded.bulletin, loaded.schedules, known)
         return result, loaded.visibility, loaded.boundaries, index
 
     def _rebuild_edited(self, run: _Run, stamp, inputs, options) -> tuple | None:
@@ -306,7 +306,7 @@ class Builder:
         mine = [issue for issue in loaded.bulletin.issues if issue.path.name in names]
         env = self.environment(loaded.theme)
         known = _digests(loaded)
-        if not index.same(loaded, known, names):
+        if not index.same(loaded.bulletin, loaded.schedules, known, names):
             return None
         result = previous.again(run.output, loaded.warnings, self.root, names)
         result._reload = lambda: self._reported_load(run.visibility).bulletin

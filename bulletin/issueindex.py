@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bulletin.build import Loaded
-    from bulletin.model import Issue
+    from bulletin.model import Bulletin
     from bulletin.render.site import Digests
+
+Schedules = dict[str, tuple]  # issue folder name -> its publish times (its own, its articles')
 
 
 @dataclass(frozen=True)
@@ -23,13 +24,13 @@ class IssueIndex:
     recent: tuple[str, ...]  # folder names of the recent issues
 
     @classmethod
-    def of(cls, loaded: Loaded, known: Digests) -> IssueIndex:
-        issues = loaded.bulletin.issues
-        shown = {issue.path.name: issue for issue in issues}
-        marks = {name: _mark(loaded, known, name, shown) for name in loaded.schedules}
-        years = {issue.path.name: issue.year for issue in issues}
-        recent = issues[: loaded.bulletin.config.recent_issues]
-        return cls(marks, years, tuple(issue.path.name for issue in recent))
+    def of(cls, bulletin: Bulletin, schedules: Schedules, known: Digests) -> IssueIndex:
+        """`bulletin`: what the site shows; `schedules`: every issue folder's publish
+        times, shown or not."""
+        marks = _Marks(bulletin, schedules, known)
+        years = {issue.path.name: issue.year for issue in bulletin.issues}
+        recent = bulletin.issues[: bulletin.config.recent_issues]
+        return cls(marks.all(), years, tuple(issue.path.name for issue in recent))
 
     def around(self, names: list[str]) -> list[str]:
         """The folders a rebuild after edits in `names` loads: those, every issue of
@@ -38,13 +39,23 @@ class IssueIndex:
         wanted = {name for name, year in self.years.items() if year in years}
         return sorted(wanted.union(names, self.recent))
 
-    def same(self, loaded: Loaded, known: Digests, names: list[str]) -> bool:
+    def same(
+        self, bulletin: Bulletin, schedules: Schedules, known: Digests, names: list[str]
+    ) -> bool:
         """Whether the edited issues show in every listing what they showed, and keep
         their publish times: then only the pages showing their text can change."""
-        shown = {issue.path.name: issue for issue in loaded.bulletin.issues}
-        return all(self.marks[name] == _mark(loaded, known, name, shown) for name in names)
+        marks = _Marks(bulletin, schedules, known)
+        return all(self.marks[name] == marks.of(name) for name in names)
 
 
-def _mark(loaded: Loaded, known: Digests, name: str, shown: dict[str, Issue]) -> tuple:
-    issue = shown.get(name)
-    return (known.issues[issue.id] if issue else None, loaded.schedules.get(name))
+class _Marks:
+    def __init__(self, bulletin: Bulletin, schedules: Schedules, known: Digests) -> None:
+        self.shown = {issue.path.name: issue for issue in bulletin.issues}
+        self.schedules, self.known = schedules, known
+
+    def of(self, name: str) -> tuple:
+        issue = self.shown.get(name)
+        return (self.known.issues[issue.id] if issue else None, self.schedules.get(name))
+
+    def all(self) -> dict[str, tuple]:
+        return {name: self.of(name) for name in self.schedules}
