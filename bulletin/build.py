@@ -354,7 +354,8 @@ class Builder:
         result = self._stamp_result(manifest, stamp)
         if result is None or not Output.intact(output, manifest):
             return None
-        result = dataclasses.replace(result, rendered=0, written=[], deleted=[])
+        kept = [dataclasses.replace(pdf, cached=True) for pdf in result.pdfs]
+        result = dataclasses.replace(result, rendered=0, written=[], deleted=[], pdfs=kept)
         result._reload = lambda: self._reported_load(visibility).bulletin
         return result
 

@@ -73,6 +73,16 @@ def test_an_edit_of_text_lays_out_only_its_issue_again_in_the_same_output(
     assert tree(out) == tree(tmp_path / "fresh")
 
 
+def test_a_build_skipped_whole_lays_out_no_pdf(two_issues, cli, tmp_path):
+    root, out = two_issues.root, tmp_path / "site"
+    age_inputs(two_issues)
+    first = cli("-C", root, "build", "-o", out, "--now", NOW)
+    assert "0 unchanged" in pdf_summary(first.output)
+    again = cli("-C", root, "build", "-o", out, "--now", NOW)
+    assert "(0 written" in again.output, "nothing changed: the build is skipped"
+    assert "2 (" in pdf_summary(again.output) and "2 unchanged" in pdf_summary(again.output)
+
+
 @pytest.mark.parametrize("damage", ["truncate-pdf", "truncate-json", "delete-pdf"])
 def test_a_damaged_cache_entry_is_rendered_again(two_issues, cli, tmp_path, damage):
     root = two_issues.root
