@@ -220,7 +220,14 @@ def test_mail_that_stops_halfway_goes_on_next_run_and_nobody_gets_it_twice(folde
     assert "published 2024-01" in first.output  # the site is out regardless
     assert "e-mail stopped: 2024-01: " in first.output and "451" in first.output
     assert len(server.mailbox.messages) == 1
-    assert events(folder) == ["started", "published", "mailed", "mail-failed"]
+    assert events(folder) == [
+        "started",
+        "published",
+        "mail-sending",
+        "mailed",
+        "mail-sending",
+        "mail-failed",
+    ]
     assert (
         "the e-mail edition of 2024-01 is not finished"
         in schedule(cli, folder, "2024-03-01T09:00:30").output
@@ -234,6 +241,34 @@ def test_mail_that_stops_halfway_goes_on_next_run_and_nobody_gets_it_twice(folde
     assert received == ["li@example.org", "wang@example.org", "zhao@example.org"]
     assert publish(cli, folder, "2024-03-01T09:02").output == ""
     assert len(server.mailbox.messages) == 3
+
+
+def test_mail_cut_off_while_sending_is_never_sent_twice_and_is_reported(
+    folder, cli, server, monkeypatch
+):
+    from bulletin.publish.mail import Smtp
+
+    mail_settings(folder, server.port, "  pdf: link\n")
+    configure(folder, "deploy:\n  pdf: false\n")
+    scheduled(folder)
+    real_send = Smtp.send
+
+    def killed_after_the_second(self, message, recipient):
+        real_send(self, message, recipient)  # the server has it
+        if len(server.mailbox.messages) == 2:
+            raise SystemExit(137)  # killed before the log could say so
+
+    monkeypatch.setattr(Smtp, "send", killed_after_the_second)
+    assert publish(cli, folder, "2024-03-01T09:00").exit_code == 137
+    monkeypatch.setattr(Smtp, "send", real_send)
+    second = publish(cli, folder, "2024-03-01T09:01")
+    assert second.exit_code == 0, second.output
+    assert "e-mail 2024-01 to li@example.org may or may not have gone out" in second.output
+    assert "e-mailed 2024-01 to 1 recipient(s)" in second.output
+    received = sorted(r[0] for r, _ in server.mailbox.messages)
+    assert received == ["li@example.org", "wang@example.org", "zhao@example.org"]
+    assert [r["to"] for r in records(folder, "mail-uncertain")] == ["li@example.org"]
+    assert publish(cli, folder, "2024-03-01T09:02").output == ""
 
 
 def test_mail_waits_for_a_server_that_is_down_then_goes_out(folder, cli):

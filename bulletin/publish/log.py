@@ -24,16 +24,22 @@ LOG_FILE = "publish-log.jsonl"
 # published the site with it was deployed (hash, parts, corrections, deploy, mail)
 # failed    the attempt failed (error); the next run retries
 # withdrawn the issue left the site (it became a draft, or its folder was removed)
-# mailed / mail-refused   one recipient got the e-mail edition / refused it for good
-# mail-failed             sending stopped (error); the next run goes on where it stopped
+# mail-sending            the e-mail edition is being handed to the server for one recipient
+# mailed / mail-refused   that recipient got it / refused it for good
+# mail-uncertain          a run stopped between `mail-sending` and its end: it may have gone
+#                         out, so it is not sent again (never twice), and the run says so
+# mail-failed             sending stopped (error, and `to` if a message was refused for
+#                         now); the next run goes on where it stopped
 # mail-done               every recipient has been dealt with
 EVENTS = (
     "started",
     "published",
     "failed",
     "withdrawn",
+    "mail-sending",
     "mailed",
     "mail-refused",
+    "mail-uncertain",
     "mail-failed",
     "mail-done",
 )
@@ -66,6 +72,7 @@ class History:
     last: Record | None = None  # the last attempt record of any kind
     mail_open: bool = False  # a publication asked for mail and `mail-done` has not come
     mailed: set[str] = field(default_factory=set)  # addresses sent to, or refused for good
+    sending: set[str] = field(default_factory=set)  # addresses with `mail-sending` and no end
     mail_error: Record | None = None  # the last `mail-failed` of the open batch
     ever_mailed: bool = False
 
@@ -141,15 +148,23 @@ class PublishLog:
                 history.failure = record
             elif event == "withdrawn":
                 history.published, history.failure = None, None
-            elif event in ("mailed", "mail-refused"):
-                history.mailed.add(str(record.data.get("to", "")).lower())
+            elif event == "mail-sending":
+                history.sending.add(_address(record))
+            elif event in ("mailed", "mail-refused", "mail-uncertain"):
+                history.mailed.add(_address(record))
+                history.sending.discard(_address(record))
             elif event == "mail-failed":
                 history.mail_error = record
+                history.sending.discard(_address(record))
             elif event == "mail-done":
                 history.mail_open, history.mail_error = False, None
         if history.last is not None and history.last.event == "started":
             history.failure = history.last  # the run stopped before it could say how it went
         return history
+
+
+def _address(record: Record) -> str:
+    return str(record.data.get("to", "")).lower()
 
 
 def _parse(line: str, number: int, path: Path, report: Report, *, torn: bool) -> Record | None:

@@ -35,6 +35,8 @@ _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=Fal
 class MailError(Exception):
     """Sending cannot go on now (server down, login refused …); the next run retries."""
 
+    recipient: str | None = None  # the address whose message was refused for now, if one
+
 
 class Refused(Exception):
     """The server refused this one recipient for good (a 5xx answer)."""

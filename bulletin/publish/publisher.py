@@ -45,6 +45,7 @@ class Outcome:
     error: str = ""  # why building or deploying failed; then nothing went out
     mailed: Counter[str] = field(default_factory=Counter)  # issue id -> messages sent now
     refused: list[str] = field(default_factory=list)  # "address: reason"
+    uncertain: list[str] = field(default_factory=list)  # "issue id: address"
     mail_error: str = ""  # why sending stopped; the next run goes on
     next_due: datetime | None = None
     warnings: list[Problem] = field(default_factory=list)  # from the files and the log
@@ -56,7 +57,7 @@ class Outcome:
     @property
     def idle(self) -> bool:
         """Nothing was due and nothing was sent."""
-        return self.ok and not self.jobs and not self.mailed and not self.refused
+        return self.ok and not (self.jobs or self.mailed or self.refused or self.uncertain)
 
     def lines(self) -> list[str]:
         """What happened, a line each, for the terminal, cron's mail or the journal."""
@@ -78,6 +79,11 @@ class Outcome:
             lines.append(f"deployed to {self.deployed}")
         lines += [f"e-mailed {i} to {n} recipient(s)" for i, n in self.mailed.items()]
         lines += [f"refused for good: {r}" for r in self.refused]
+        lines += [
+            f"e-mail {u} may or may not have gone out (a run was stopped while sending it); "
+            "it is not sent again"
+            for u in self.uncertain
+        ]
         if self.mail_error:
             lines.append(f"e-mail stopped: {self.mail_error}; the next run goes on")
         if not lines:
@@ -207,8 +213,10 @@ class _Run:
                 issue = issues.get(issue_id)
                 if issue is None:  # withdrawn before its mail went out
                     continue
-                mailed = self.log.history(issue_id).mailed
-                todo = [r for r in self.recipients if r.address not in mailed]
+                history = self.log.history(issue_id)
+                self._note_uncertain(issue_id, history.sending, outcome)
+                done = history.mailed | history.sending
+                todo = [r for r in self.recipients if r.address not in done]
                 if todo:
                     pdf = None
                     if mail.pdf == "attach":
@@ -221,6 +229,8 @@ class _Run:
                         outcome.mail_error = f"{issue_id}: {exc}"
                         left = len(todo) - outcome.mailed[issue_id]
                         data = {"error": str(exc), "left": left}
+                        if exc.recipient:  # refused for now: not sent
+                            data["to"] = exc.recipient
                         self.log.append([Record(self.now, issue_id, "mail-failed", data)])
                         return
                 counts = Counter(r.event for r in self.log.of(issue_id) if "to" in r.data)
@@ -231,8 +241,13 @@ class _Run:
         assert self.settings.mail is not None
         with Smtp(self.settings.mail) as smtp:
             for recipient in todo:
+                sending = {"to": recipient.address}
+                self.log.append([Record(self.now, issue_id, "mail-sending", sending)])
                 try:
                     smtp.send(edition.to(recipient), recipient)
+                except MailError as exc:
+                    exc.recipient = recipient.address
+                    raise
                 except Refused as exc:
                     outcome.refused.append(f"{recipient.address}: {exc}")
                     data = {"to": recipient.address, "error": str(exc)}
@@ -242,6 +257,15 @@ class _Run:
                     self.log.append(
                         [Record(self.now, issue_id, "mailed", {"to": recipient.address})]
                     )
+
+    def _note_uncertain(self, issue_id: str, addresses: set[str], outcome: Outcome) -> None:
+        """A run stopped (killed, the power cut) after handing a message to the server
+        and before logging that it went: it may have gone out. Never send twice: log
+        it as uncertain, say so, and go on with the others."""
+        for address in sorted(addresses):
+            data = {"to": address}
+            self.log.append([Record(self.now, issue_id, "mail-uncertain", data)])
+            outcome.uncertain.append(f"{issue_id} to {address}")
 
     def _build_for_mail(self, site: Path) -> Path:
         """A mail retry in a later run needs the PDF again: build it, deploy nothing."""
