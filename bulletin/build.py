@@ -227,7 +227,7 @@ class Builder:
         shape = tuple(f.name for f in fields(BuildResult))  # the stamp holds one
         options = (str(output.resolve()), pdf, links, visibility.drafts, visibility.future, shape)
         if pdf:
-            from bulletin.render.pdf import fonts_fingerprint
+            from bulletin.render.fonts import fonts_fingerprint
 
             options += (fonts_fingerprint(),)
         stamp = inputs = None

@@ -9,6 +9,8 @@ as a blank box (tofu) in the PDF.
 from __future__ import annotations
 
 import bisect
+import hashlib
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -97,3 +99,23 @@ def tofu(articles) -> dict[str, list]:
         for char in uncovered(text):
             used.setdefault(char, []).append(article)
     return used
+
+
+@cache
+def fonts_fingerprint() -> str:
+    """The installed fonts' files, sizes and times: a font installed or removed changes
+    every PDF's key. Its own light fontconfig call (no character sets): a build that
+    finds its PDFs up to date needs only this."""
+    if shutil.which("fc-list") is None:
+        return ""
+    output = subprocess.run(
+        ["fc-list", "-f", "%{file}\\n"], capture_output=True, text=True, check=False
+    ).stdout
+    digest = hashlib.sha1()
+    for font in sorted(set(output.splitlines())):
+        try:
+            stat = os.stat(font)
+        except OSError:
+            continue
+        digest.update(f"{font}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()

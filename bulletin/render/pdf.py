@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -19,7 +18,8 @@ import jinja2
 from bulletin import __version__
 from bulletin.errors import BulletinError
 from bulletin.model import Bulletin, Issue
-from bulletin.render import cjk, fonts
+from bulletin.render import cjk
+from bulletin.render.fonts import fonts_fingerprint
 from bulletin.render.templates import render_template, template_digest
 from bulletin.render.theme import Theme
 
@@ -95,16 +95,6 @@ def pdf_key(issue: Issue, bulletin: Bulletin, env: jinja2.Environment, theme: Th
             stat = path.stat() if path.is_file() else None
             digest.update(f"{image}:{stat and (stat.st_size, stat.st_mtime_ns)}".encode())
     digest.update(fonts_fingerprint().encode())
-    return digest.hexdigest()
-
-
-@cache
-def fonts_fingerprint() -> str:
-    """The installed fonts: a font installed or removed changes every PDF's key."""
-    digest = hashlib.sha1()
-    for font in sorted({f.file for f in fonts.installed_fonts()}):
-        stat = Path(font).stat()
-        digest.update(f"{font}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 
