@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 
     from bulletin.load.parsecache import ParseCache
     from bulletin.model import Bulletin, Issue
-    from bulletin.render.pdf import PdfResult
     from bulletin.render.site import Digests
     from bulletin.render.theme import Theme
+    from bulletin.result import PdfResult
 
 # The loaders and the renderers are imported by the methods that use them: the
 # commonest build finds its output up to date, and importing them would cost it more

@@ -13,7 +13,17 @@ from bulletin.errors import Problem
 
 if TYPE_CHECKING:
     from bulletin.model import Bulletin
-    from bulletin.render.pdf import PdfResult
+
+
+@dataclass
+class PdfResult:
+    """One issue's PDF: here, not beside the renderer, so that reading a recorded
+    result does not import the renderer."""
+
+    issue_id: str
+    pages: int
+    warnings: list[str] = field(default_factory=list)
+    cached: bool = False  # kept or taken from the cache, not laid out by this build
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -22,6 +22,7 @@ from bulletin.render import cjk
 from bulletin.render.fonts import fonts_fingerprint
 from bulletin.render.templates import render_template, template_digest
 from bulletin.render.theme import Theme
+from bulletin.result import PdfResult
 
 PRINT_TEMPLATE = "print.html"
 PRINT_STYLESHEET = "css/print.css"
@@ -36,14 +37,6 @@ class PdfJob:
     base_url: str
     stylesheet: str
     key: str  # a hash of every input: equal keys give byte-identical PDFs
-
-
-@dataclass
-class PdfResult:
-    issue_id: str
-    pages: int
-    warnings: list[str] = field(default_factory=list)
-    cached: bool = False
 
 
 def print_html(issue: Issue, bulletin: Bulletin, env: jinja2.Environment) -> str:

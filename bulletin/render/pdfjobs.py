@@ -20,7 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from bulletin.render.pdf import PdfJob, PdfResult, write_pdf
+from bulletin.render.pdf import PdfJob, write_pdf
+from bulletin.result import PdfResult
 
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
