@@ -73,12 +73,6 @@ class _Run:
     progress: ProgressHook | None
 
 
-def _digests(loaded: Loaded) -> Digests:
-    from bulletin.render.site import Digests
-
-    return Digests(loaded.bulletin, loaded.visibility.now)
-
-
 def load(root: Path, visibility: Visibility, *, use_cache: bool = False) -> Loaded:
     """Everything a build needs, validated; raises BulletinError with all problems."""
     return Builder(root, use_cache=use_cache).load(visibility)
@@ -117,6 +111,7 @@ class Builder:
         self._parse_cache: ParseCache | None = None
         self._environment: tuple[object, jinja2.Environment] | None = None
         self._stamp: tuple[uptodate.Stamp, BuildResult] | None = None  # when not persisted
+        self._digest_memo: dict = {}  # the articles' digests, by object (see Digests)
 
     @property
     def parse_cache(self) -> ParseCache:
@@ -207,6 +202,11 @@ class Builder:
             job = pdf_job(issue, loaded.bulletin, env, loaded.theme, key)
             return make_pdfs([(job, target)], store)[0]
 
+    def _digests(self, loaded: Loaded, whole: bool = True) -> Digests:
+        from bulletin.render.site import Digests
+
+        return Digests(loaded.bulletin, loaded.visibility.now, self._digest_memo, whole)
+
     def _reported_load(self, visibility: Visibility) -> Loaded:
         with self._reported():
             return self.load(visibility)
@@ -266,7 +266,7 @@ class Builder:
         env = self.environment(loaded.theme)
         result = BuildResult.of(run.output, loaded.bulletin, loaded.warnings)
         out = Output(run.output, run.manifest)
-        known = _digests(loaded)
+        known = self._digests(loaded)
         try:
             self._write_pages(out, loaded, env, run.links, result, known)
             for name, source in loaded.theme.static_files().items():
@@ -305,7 +305,7 @@ class Builder:
         loaded = self.load(run.visibility, only=index.around(names))
         mine = [issue for issue in loaded.bulletin.issues if issue.path.name in names]
         env = self.environment(loaded.theme)
-        known = _digests(loaded)
+        known = self._digests(loaded, whole=False)
         if not index.same(loaded.bulletin, loaded.schedules, known, names):
             return None
         result = previous.again(run.output, loaded.warnings, self.root, names)

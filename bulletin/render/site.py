@@ -55,14 +55,31 @@ class Digests:
     """Digests of issues and articles, each computed once per build. A listing (the
     contents, an archive, a tag page) shows an article's front matter, never its
     body; so an article has a listing digest, and a full one that adds its body, and
-    an edit of a body renders again only the pages that show it."""
+    an edit of a body renders again only the pages that show it.
 
-    def __init__(self, bulletin: Bulletin, now: datetime) -> None:
+    `memo` (kept by a long-lived builder from one build to the next) holds each
+    article object's digests: the parse cache hands back the same object for a file
+    that did not change, so only edited articles are digested again. `whole`: the
+    bulletin has every article (not only those a rebuild after an edit loaded)."""
+
+    def __init__(
+        self, bulletin: Bulletin, now: datetime, memo: dict | None = None, whole: bool = True
+    ) -> None:
         self.now = now
-        self.listings = {a.url: _listing_digest(a) for a in bulletin.articles}
-        self.articles = {
-            a.url: digest(self.listings[a.url], a.body.digest) for a in bulletin.articles
-        }
+        self.listings: dict[str, str] = {}
+        self.articles: dict[str, str] = {}
+        before, kept = memo or {}, {}
+        for article in bulletin.articles:
+            hit = before.get(id(article))
+            if hit is None or hit[0] is not article:  # an id may be reused by a new object
+                listing = _listing_digest(article)
+                hit = (article, listing, digest(listing, article.body.digest))
+            kept[id(article)] = hit
+            self.listings[article.url], self.articles[article.url] = hit[1], hit[2]
+        if memo is not None:
+            if whole:  # the memo keeps this build's articles, no others: it does not grow
+                memo.clear()
+            memo.update(kept)
         self.issues = {i.id: self._issue_digest(i) for i in bulletin.issues}
 
     def _issue_digest(self, issue: Issue) -> str:
