@@ -12,7 +12,7 @@ article of the latest issue N times, atomically, as editors do. For each save:
 Both clocks are the machine's wall clock (the page's Date.now()), in milliseconds.
 Saves are spaced out so that each is a burst of its own.
 
-    .venv/bin/python bench/bench_serve.py [--edits 20] [--articles 2000] [--pdf]
+    .venv/bin/python bench/bench_serve.py [--edits 20] [--articles 2000] [--pdf] [--text]
 """
 
 from __future__ import annotations
@@ -106,7 +106,9 @@ class Server:
         return time.perf_counter() - started
 
 
-def measure(root: Path, edits: int, pdf: bool, browser) -> dict:
+def measure(root: Path, edits: int, pdf: bool, browser, text: bool = False) -> dict:
+    """`text`: each save adds a paragraph to the article (its page shows it) instead
+    of changing its title (the contents, the home page and the lists show that)."""
     article = latest_article(root)
     original = article.read_text(encoding="utf-8")
     server = Server(root, pdf)
@@ -116,20 +118,27 @@ def measure(root: Path, edits: int, pdf: bool, browser) -> dict:
         listener.evaluate(LISTEN)
         listener.wait_for_function("() => window.arrivals !== undefined")
         home = browser.new_page()
-        home.goto(server.url)
+        shown_on = f"issues/{article.parent.name}/{article.stem}.html" if text else ""
+        home.goto(server.url + shown_on)
         time.sleep(1.0)  # let the first build's after-effects settle (bench only)
         events, visible = [], []
         for n in range(edits):
             title = f"基准测试修改第{n}次"
-            text = re.sub(r"^title: .*$", f"title: {title}", original, count=1, flags=re.MULTILINE)
+            if text:
+                changed = original.rstrip("\n") + f"\n\n{title}。\n"
+            else:
+                changed = re.sub(r"^title: .*$", f"title: {title}", original, count=1, flags=re.M)
             temporary = article.with_name(f".{article.name}.tmp")
-            temporary.write_text(text, encoding="utf-8")
+            temporary.write_text(changed, encoding="utf-8")
             before = listener.evaluate("window.arrivals.length")
             os.replace(temporary, article)
             saved = time.time() * 1000
             listener.wait_for_function(f"window.arrivals.length > {before}", timeout=120_000)
             arrived = listener.evaluate(f"window.arrivals[{before}][0]")
-            home.locator(".contents-list", has_text=title).wait_for(timeout=120_000)
+            if text:
+                home.get_by_text(title).wait_for(timeout=120_000)
+            else:
+                home.locator(".contents-list", has_text=title).wait_for(timeout=120_000)
             shown = time.time() * 1000
             events.append(arrived - saved)
             visible.append(shown - saved)
@@ -163,6 +172,9 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=20)
     parser.add_argument("--articles", type=int, default=2000, help="0: the sample only")
     parser.add_argument("--pdf", action="store_true", help="also make PDFs in the background")
+    parser.add_argument(
+        "--text", action="store_true", help="add a paragraph each save, not a new title"
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -174,7 +186,8 @@ def main() -> None:
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     print(
         f"{datetime.now():%Y-%m-%d}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, PDFs {'on' if args.pdf else 'off'}, {args.edits} edits"
+        f"Python {platform.python_version()}, PDFs {'on' if args.pdf else 'off'}, {args.edits} edits "
+        f"({'a paragraph added' if args.text else 'a new title'} each)"
     )
     print(
         "| bulletin | event median ms | event worst ms | visible median ms | visible worst ms "
@@ -185,7 +198,8 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             for name, root in cases:
-                print(row(name, measure(root, args.edits, args.pdf, browser)), flush=True)
+                result = measure(root, args.edits, args.pdf, browser, args.text)
+                print(row(name, result), flush=True)
             browser.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
