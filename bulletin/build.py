@@ -303,11 +303,11 @@ class Builder:
         if previous is None:
             return None
         loaded = self.load(run.visibility, only=index.around(names))
-        mine = [issue for issue in loaded.bulletin.issues if issue.path.name in names]
-        env = self.environment(loaded.theme)
         known = self._digests(loaded, whole=False)
         if not index.same(loaded.bulletin, loaded.schedules, known, names):
             return None
+        mine = [issue for issue in loaded.bulletin.issues if issue.path.name in names]
+        env = self.environment(loaded.theme)
         result = previous.again(run.output, loaded.warnings, self.root, names)
         result._reload = lambda: self._reported_load(run.visibility).bulletin
         out = Output(run.output, run.manifest)
