@@ -707,3 +707,40 @@ def spy_parsed(monkeypatch):
 
     monkeypatch.setattr(parsecache, "_parse", spy)
     return parsed
+
+
+def test_bodies_collected_by_another_build_while_this_one_parses_are_noticed(
+    folder, tmp_path, monkeypatch
+):
+    import sqlite3
+
+    import bulletin.load.parsecache as parsecache
+    from bulletin.build import Builder
+
+    folder.write(
+        "bulletin.yaml", (folder.root / "bulletin.yaml").read_text() + "recent_issues: 1\n"
+    )
+    folder.issue("2024-01")
+    folder.issue(
+        "2023-05", articles={"other": "另一篇", "more": "又一篇"}, publish_at="2023-05-15 09:00"
+    )
+    age_inputs(folder)
+    builder = Builder(folder.root, persist=False)  # as the preview keeps one
+    out = tmp_path / "site"
+    builder.build(out, NOW, pdf=False)
+    other = folder.root / "issues/2023-05/other.md"
+    digest = builder.parse_cache.files[str(other)].parsed.body.digest
+    real = parsecache.run_split
+
+    def collected_meanwhile(function, items, *, minimum):
+        with sqlite3.connect(folder.root / ".bulletin-cache/bodies.sqlite") as db:
+            db.execute("DELETE FROM bodies WHERE digest = ?", (digest,))  # another build's
+        return real(function, items, minimum=minimum)
+
+    monkeypatch.setattr(parsecache, "run_split", collected_meanwhile)
+    edit_text(folder, "2024-01/second.md")  # its pages do not show the other year's
+    builder.build(out, NOW, pdf=False)
+    monkeypatch.setattr(parsecache, "run_split", real)
+    edit_text(folder, "2023-05/more.md")  # the year's search data shows other.md's text
+    result = builder.build(out, NOW, pdf=False)
+    assert_as_from_scratch(folder, out, result, tmp_path)

@@ -33,6 +33,8 @@ class Mailbox:
     messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)  # answered 550 at RCPT
     busy_after: int | None = None  # answer 451 to DATA after this many messages
+    reject: set[str] = field(default_factory=set)  # answered 554 at the end of DATA
+    cut_after: set[str] = field(default_factory=set)  # kept, then the line cut before the 250
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -43,8 +45,13 @@ class Mailbox:
     async def handle_DATA(self, server, session, envelope):
         if self.busy_after is not None and len(self.messages) >= self.busy_after:
             return "451 4.3.2 try again later"
+        if set(envelope.rcpt_tos) & self.reject:
+            return "554 5.7.1 message rejected for this mailbox"
         message = email.message_from_bytes(envelope.content, policy=default_policy)
         self.messages.append((list(envelope.rcpt_tos), message))
+        if set(envelope.rcpt_tos) & self.cut_after:
+            self.cut_after -= set(envelope.rcpt_tos)
+            server.transport.abort()  # the message is kept; its 250 never arrives
         return "250 Message accepted"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -269,6 +276,39 @@ def test_mail_cut_off_while_sending_is_never_sent_twice_and_is_reported(
     assert received == ["li@example.org", "wang@example.org", "zhao@example.org"]
     assert [r["to"] for r in records(folder, "mail-uncertain")] == ["li@example.org"]
     assert publish(cli, folder, "2024-03-01T09:02").output == ""
+
+
+def test_a_line_cut_after_the_server_took_a_message_does_not_send_it_twice(folder, cli, server):
+    mail_settings(folder, server.port, "  pdf: link\n")
+    configure(folder, "deploy:\n  pdf: false\n")
+    server.mailbox.cut_after = {"li@example.org"}
+    scheduled(folder)
+    first = publish(cli, folder, "2024-03-01T09:00")
+    assert first.exit_code == 1 and "e-mail stopped" in first.output
+    second = publish(cli, folder, "2024-03-01T09:01")
+    assert second.exit_code == 0, second.output
+    assert "e-mail 2024-01 to li@example.org may or may not have gone out" in second.output
+    received = sorted(r[0] for r, _ in server.mailbox.messages)
+    assert received == ["li@example.org", "wang@example.org", "zhao@example.org"]
+    overview = schedule(cli, folder, "2024-03-01T09:02").output
+    assert "mailed to 2 (0 refused, 1 uncertain)" in overview
+    flat = " ".join(overview.split())  # the warning wraps at the terminal's width
+    assert "may not have reached li@example.org" in flat
+
+
+def test_a_message_refused_for_good_at_data_is_not_retried(folder, cli, server):
+    mail_settings(folder, server.port, "  pdf: link\n")
+    configure(folder, "deploy:\n  pdf: false\n")
+    server.mailbox.reject = {"li@example.org"}
+    scheduled(folder)
+    result = publish(cli, folder, "2024-03-01T09:00")
+    assert result.exit_code == 0, result.output
+    assert "refused for good: li@example.org: 554" in result.output
+    assert sorted(r[0] for r, _ in server.mailbox.messages) == [
+        "wang@example.org",
+        "zhao@example.org",
+    ]
+    assert publish(cli, folder, "2024-03-01T09:01").output == ""
 
 
 def test_mail_waits_for_a_server_that_is_down_then_goes_out(folder, cli):

@@ -144,8 +144,6 @@ class ParseCache:
             elif isinstance(parsed, Article):  # bodies travel apart: a Body pickles as its digest
                 parsed.body._html, parsed.body._text = body
             self._checked[str(path)] = self._remember(path, parsed, Report(list(problems)), stat)
-        if missing and self.bodies is not None:
-            self.bodies.changed_elsewhere()  # the parsers' own writes: nothing to forget
 
     def yaml(self, path: Path, report: Report, what: str) -> YamlDoc | None:
         """A whole YAML file (issue.yaml) through the cache."""

@@ -44,6 +44,7 @@ EVENTS = (
     "mail-done",
 )
 ATTEMPT_EVENTS = ("started", "published", "failed", "withdrawn")
+_DEALT_WITH = {"mailed": "sent", "mail-refused": "refused", "mail-uncertain": "uncertain"}
 
 
 def utc_text(moment: datetime) -> str:
@@ -71,7 +72,10 @@ class History:
     failure: Record | None = None  # the last attempt's `failed`, or its unfinished `started`
     last: Record | None = None  # the last attempt record of any kind
     mail_open: bool = False  # a publication asked for mail and `mail-done` has not come
-    mailed: set[str] = field(default_factory=set)  # addresses sent to, or refused for good
+    mailed: set[str] = field(default_factory=set)  # addresses dealt with: the three below
+    sent: set[str] = field(default_factory=set)
+    refused: set[str] = field(default_factory=set)  # for good
+    uncertain: set[str] = field(default_factory=set)  # a run stopped while sending to them
     sending: set[str] = field(default_factory=set)  # addresses with `mail-sending` and no end
     mail_error: Record | None = None  # the last `mail-failed` of the open batch
     ever_mailed: bool = False
@@ -150,7 +154,8 @@ class PublishLog:
                 history.published, history.failure = None, None
             elif event == "mail-sending":
                 history.sending.add(_address(record))
-            elif event in ("mailed", "mail-refused", "mail-uncertain"):
+            elif event in _DEALT_WITH:
+                getattr(history, _DEALT_WITH[event]).add(_address(record))
                 history.mailed.add(_address(record))
                 history.sending.discard(_address(record))
             elif event == "mail-failed":

@@ -35,7 +35,9 @@ _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=Fal
 class MailError(Exception):
     """Sending cannot go on now (server down, login refused …); the next run retries."""
 
-    recipient: str | None = None  # the address whose message was refused for now, if one
+    def __init__(self, message: str, recipient: str | None = None) -> None:
+        super().__init__(message)
+        self.recipient = recipient  # a message the server surely did not take, if one
 
 
 class Refused(Exception):
@@ -171,8 +173,19 @@ class Smtp:
             )
             if code >= 500:
                 raise Refused(text) from None
-            raise MailError(f"{recipient.address}: {text}") from None
+            raise MailError(f"{recipient.address}: {text}", recipient.address) from None
+        except smtplib.SMTPDataError as exc:  # the server answered the message: not taken
+            if exc.smtp_code >= 500:
+                raise Refused(_reason(exc)) from None
+            raise MailError(_reason(exc), recipient.address) from None
+        except (
+            smtplib.SMTPSenderRefused,
+            smtplib.SMTPHeloError,
+            smtplib.SMTPNotSupportedError,
+        ) as exc:  # refused before the message was sent
+            raise MailError(_reason(exc), recipient.address) from None
         except (smtplib.SMTPException, OSError) as exc:
+            # cut off or timed out: the server may have taken the message already
             raise MailError(_reason(exc)) from None
 
     def __exit__(self, *exc_info) -> None:

@@ -105,9 +105,11 @@ def _issue_row(
     if record is not None:
         note = f"since {_when(record.time, zone)} · {str(record.data.get('hash', ''))[:19]}"
         if history.mail_open:
-            note += f" · mail {len(history.mailed)} sent, not finished"
+            note += f" · mail {len(history.sent)} sent, not finished"
         elif history.ever_mailed:
-            note += f" · mailed to {len(history.mailed)}"
+            note += f" · mailed to {len(history.sent)}"
+        if history.ever_mailed and (history.refused or history.uncertain):
+            note += f" ({len(history.refused)} refused, {len(history.uncertain)} uncertain)"
         return Row(issue.id, label, status, at, "published", note)
     if issue.status == "draft":
         return Row(issue.id, label, status, at, "draft")
@@ -305,6 +307,17 @@ def _published_ahead(bulletin: Bulletin, now: datetime, zone: tzinfo) -> list[Pr
 def _mail_stuck(histories: dict[str, History], log: PublishLog) -> list[Problem]:
     problems = []
     for issue_id, history in histories.items():
+        uncertain = sorted(history.uncertain)
+        if uncertain:
+            problems.append(
+                _warning(
+                    f"the e-mail edition of {issue_id} may not have reached "
+                    f"{', '.join(uncertain)}: a run was stopped while sending it",
+                    log.path,
+                    None,
+                    "it is not sent again, so that no one gets it twice; check with them",
+                )
+            )
         if history.mail_open and history.mail_error is not None:
             error = history.mail_error
             problems.append(

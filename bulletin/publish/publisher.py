@@ -229,7 +229,7 @@ class _Run:
                         outcome.mail_error = f"{issue_id}: {exc}"
                         left = len(todo) - outcome.mailed[issue_id]
                         data = {"error": str(exc), "left": left}
-                        if exc.recipient:  # refused for now: not sent
+                        if exc.recipient:  # surely not sent: the next run sends it
                             data["to"] = exc.recipient
                         self.log.append([Record(self.now, issue_id, "mail-failed", data)])
                         return
@@ -245,9 +245,6 @@ class _Run:
                 self.log.append([Record(self.now, issue_id, "mail-sending", sending)])
                 try:
                     smtp.send(edition.to(recipient), recipient)
-                except MailError as exc:
-                    exc.recipient = recipient.address
-                    raise
                 except Refused as exc:
                     outcome.refused.append(f"{recipient.address}: {exc}")
                     data = {"to": recipient.address, "error": str(exc)}
