@@ -35,8 +35,13 @@ class Mailbox:
     busy_after: int | None = None  # answer 451 to DATA after this many messages
     reject: set[str] = field(default_factory=set)  # answered 554 at the end of DATA
     cut_after: set[str] = field(default_factory=set)  # kept, then the line cut before the 250
+    cut_at_rcpt: set[str] = field(default_factory=set)  # the line cut before the message
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.cut_at_rcpt:
+            self.cut_at_rcpt.discard(address)
+            server.transport.abort()
+            return "451 4.4.2 connection lost"
         if address in self.refuse:
             return "550 5.1.1 no such mailbox"
         envelope.rcpt_tos.append(address)
@@ -294,6 +299,19 @@ def test_a_line_cut_after_the_server_took_a_message_does_not_send_it_twice(folde
     assert "mailed to 2 (0 refused, 1 uncertain)" in overview
     flat = " ".join(overview.split())  # the warning wraps at the terminal's width
     assert "may not have reached li@example.org" in flat
+
+
+def test_a_line_cut_before_the_message_was_sent_is_carried_on_next_run(folder, cli, server):
+    mail_settings(folder, server.port, "  pdf: link\n")
+    configure(folder, "deploy:\n  pdf: false\n")
+    server.mailbox.cut_at_rcpt = {"li@example.org"}
+    scheduled(folder)
+    assert publish(cli, folder, "2024-03-01T09:00").exit_code == 1
+    second = publish(cli, folder, "2024-03-01T09:01")
+    assert second.exit_code == 0, second.output
+    assert "may or may not" not in second.output
+    received = sorted(r[0] for r, _ in server.mailbox.messages)
+    assert received == ["li@example.org", "wang@example.org", "zhao@example.org"]
 
 
 def test_a_message_refused_for_good_at_data_is_not_retried(folder, cli, server):

@@ -161,9 +161,21 @@ class Smtp:
         return self
 
     def send(self, message: EmailMessage, recipient: Recipient) -> None:
-        assert self.client is not None
+        """Refused: for good. MailError names the recipient when the server surely did
+        not take the message (the next run sends it); else it may have, and the
+        caller must not send it again."""
+        client = self.client
+        assert client is not None
+        handed = False  # whether the message itself went to the server
+
+        def data(content):
+            nonlocal handed
+            handed = True
+            return type(client).data(client, content)
+
+        client.data = data  # smtplib's own send_message, told apart by stage
         try:
-            self.client.send_message(
+            client.send_message(
                 message, from_addr=bare_address(self.settings.sender), to_addrs=[recipient.address]
             )
         except smtplib.SMTPRecipientsRefused as exc:
@@ -178,15 +190,12 @@ class Smtp:
             if exc.smtp_code >= 500:
                 raise Refused(_reason(exc)) from None
             raise MailError(_reason(exc), recipient.address) from None
-        except (
-            smtplib.SMTPSenderRefused,
-            smtplib.SMTPHeloError,
-            smtplib.SMTPNotSupportedError,
-        ) as exc:  # refused before the message was sent
-            raise MailError(_reason(exc), recipient.address) from None
         except (smtplib.SMTPException, OSError) as exc:
-            # cut off or timed out: the server may have taken the message already
-            raise MailError(_reason(exc)) from None
+            # cut off or timed out: once the message was handed over, the server may
+            # have taken it
+            raise MailError(_reason(exc), None if handed else recipient.address) from None
+        finally:
+            del client.data
 
     def __exit__(self, *exc_info) -> None:
         if self.client is not None:
