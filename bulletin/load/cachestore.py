@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, folder TEXT, size INTEGER,
     mtime_ns INTEGER, digest TEXT, record BLOB, body TEXT);
 CREATE TABLE IF NOT EXISTS issues (folder TEXT PRIMARY KEY, fingerprint TEXT, record BLOB);
-"""
+CREATE INDEX IF NOT EXISTS files_body ON files (body);
+"""  # the index: counting the named bodies, every build, must not read every record
 
 
 @dataclass(frozen=True)
