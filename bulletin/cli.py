@@ -6,6 +6,10 @@ up to date takes a fraction of a second, and importing everything would double i
 
 from __future__ import annotations
 
+import atexit
+import os
+import sys
+import threading
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -43,6 +47,32 @@ class Now(click.ParamType):
             return datetime.fromisoformat(value)
         except ValueError:
             self.fail(f"{value!r} is not a date and time like 2024-02-01T09:00", param, ctx)
+
+
+def run() -> None:
+    """The `bulletin` program. When the command is done and nothing runs beside it,
+    the process ends without tearing the interpreter down: freeing a loaded archive
+    object by object took 30 ms, a tenth of a rebuild after one edit. The exit
+    handlers still run and the streams are flushed; only the teardown is skipped."""
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code
+        if not isinstance(code, int | None) or threading.active_count() > 1 or _children():
+            raise
+        atexit._run_exitfuncs()  # the interpreter's own exit would run them
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 0)
+
+
+def _children() -> bool:
+    """Whether worker processes are still alive (a normal exit waits for them)."""
+    if "multiprocessing" not in sys.modules:
+        return False
+    import multiprocessing
+
+    return bool(multiprocessing.active_children())
 
 
 def project_root(ctx: click.Context) -> Path:
