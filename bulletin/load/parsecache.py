@@ -178,6 +178,9 @@ class ParseCache:
 
     def _issue_folder(self, path: str) -> str:
         """The issue folder a file belongs to, also one in a subfolder of it."""
+        prefix = self.issues_dir + os.sep
+        if path.startswith(prefix):  # always, as the loader makes paths (relpath: 20 µs)
+            return prefix + path[len(prefix) :].split(os.sep, 1)[0]
         below = os.path.relpath(path, self.issues_dir).split(os.sep)[0]
         return os.path.join(self.issues_dir, below)
 
