@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from bulletin.build import load  # noqa: E402
 from bulletin.render import cjk  # noqa: E402
-from bulletin.render.pdf import layout, pdf_job  # noqa: E402
+from bulletin.render.pdf import laid_out, pdf_job  # noqa: E402
 from bulletin.render.templates import make_environment  # noqa: E402
 from bulletin.schedule import Visibility  # noqa: E402
 
@@ -39,8 +39,8 @@ def jobs_of(root: Path):
 
 def render_seconds(job, target: Path) -> tuple[float, int]:
     started = time.perf_counter()
-    document, _ = layout(job)
-    document.write_pdf(target)
+    with laid_out(job) as (document, _):
+        document.write_pdf(target)
     return time.perf_counter() - started, len(document.pages)
 
 

@@ -57,22 +57,31 @@ def run() -> None:
     try:
         main()
     except SystemExit as done:
-        code = done.code
-        if not isinstance(code, int | None) or threading.active_count() > 1 or _children():
+        if not isinstance(done.code, int | None) or not _may_skip_teardown():
             raise
         atexit._run_exitfuncs()  # the interpreter's own exit would run them
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code or 0)
+        try:
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # None: the descriptor was closed
+                    stream.flush()
+        except (OSError, ValueError):
+            raise done from None  # the interpreter's exit reports the failed flush
+        os._exit(done.code or 0)
 
 
-def _children() -> bool:
-    """Whether worker processes are still alive (a normal exit waits for them)."""
-    if "multiprocessing" not in sys.modules:
+def _may_skip_teardown() -> bool:
+    """Not while other threads or worker processes run (a normal exit waits for
+    them), under a profiler or tracer (they report at the end), or once WeasyPrint
+    was loaded (a PDF build takes seconds; its objects clean up in `__del__`)."""
+    if threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
         return False
-    import multiprocessing
+    if "weasyprint" in sys.modules:
+        return False
+    if "multiprocessing" in sys.modules:
+        import multiprocessing
 
-    return bool(multiprocessing.active_children())
+        return not multiprocessing.active_children()
+    return True
 
 
 def project_root(ctx: click.Context) -> Path:

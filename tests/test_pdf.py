@@ -157,10 +157,14 @@ def print_theme(sample):
 @pytest.fixture(scope="module")
 def layouts(sample, print_theme):
     """The sample issues laid out by WeasyPrint, to measure lines and boxes."""
-    from bulletin.render.pdf import layout, pdf_job
+    from bulletin.render.pdf import laid_out, pdf_job
 
     theme, env = print_theme
-    return {i.id: layout(pdf_job(i, sample, env, theme))[0] for i in sample.issues}
+    documents = {}
+    for issue in sample.issues:
+        with laid_out(pdf_job(issue, sample, env, theme)) as (document, _):
+            documents[issue.id] = document
+    return documents
 
 
 @pytest.mark.parametrize("issue_id", ["2024-01", "2024-02"])
@@ -175,14 +179,15 @@ def test_without_the_patch_lines_would_be_ragged(sample, print_theme):
     from weasyprint.layout import inline
 
     from bulletin.render.cjk import ragged_lines
-    from bulletin.render.pdf import layout, pdf_job
+    from bulletin.render.pdf import laid_out, pdf_job
 
     theme, env = print_theme
     issue = next(i for i in sample.issues if i.id == "2024-01")
     patched = inline.justify_line
     inline.justify_line = patched.__wrapped__
     try:
-        document, _ = layout(pdf_job(issue, sample, env, theme))
+        with laid_out(pdf_job(issue, sample, env, theme)) as (document, _):
+            pass
     finally:
         inline.justify_line = patched
     assert len(ragged_lines(document)) > 5
@@ -239,3 +244,22 @@ def test_first_page_looks_like_the_reference(sample_site, tmp_path):
     changed = ImageChops.difference(page, reference).point(lambda v: 255 if v > 64 else 0)
     share = changed.histogram()[255] / (page.width * page.height)
     assert share <= 0.0005, f"{share:.2%} of page 1 differs from the reference"
+
+
+def test_writing_a_pdf_removes_the_fonts_weasyprint_copied(
+    sample, print_theme, tmp_path, monkeypatch
+):
+    """WeasyPrint copies @font-face fonts into a temporary folder and leaves its
+    removal to a __del__ that a reference cycle delays: write_pdf removes it."""
+    import tempfile
+
+    from bulletin.render.pdf import pdf_job, write_pdf
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    theme, env = print_theme
+    issue = next(i for i in sample.issues if i.id == "2024-01")
+    write_pdf(pdf_job(issue, sample, env, theme), str(tmp_path / "issue.pdf"))
+    assert (tmp_path / "issue.pdf").stat().st_size > 10_000
+    assert list(temporary.glob("weasyprint-*")) == []
