@@ -14,6 +14,7 @@ and keeps in memory what does not change between builds.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 from bulletin import __version__, uptodate
 from bulletin.errors import BulletinError, Problem, Report, Severity
 from bulletin.issueindex import IssueIndex
+from bulletin.load.cachelock import CacheLock
 from bulletin.result import BuildResult, in_order
 from bulletin.schedule import Visibility, visible_bulletin
 from bulletin.write.output import Output, manifest_path
@@ -112,6 +114,7 @@ class Builder:
         self._environment: tuple[object, jinja2.Environment] | None = None
         self._stamp: tuple[uptodate.Stamp, BuildResult] | None = None  # when not persisted
         self._digest_memo: dict = {}  # the articles' digests, by object (see Digests)
+        self._lock = CacheLock(self.cache)
 
     @property
     def parse_cache(self) -> ParseCache:
@@ -178,7 +181,17 @@ class Builder:
         the issue PDFs, for a caller that makes them itself (the preview)."""
         links = pdf if pdf_links is None else pdf_links
         with self._reported():
-            return self._build(output, visibility, pdf, links, progress)
+            result = self._build(output, visibility, pdf, links, progress)
+        if self.persist and self._parse_cache is not None:
+            self._collect_garbage()
+        return result
+
+    def _collect_garbage(self) -> None:
+        """Delete the bodies of old versions of articles, once no other build runs
+        (one that does may still fetch them: see cachelock)."""
+        with self._lock.alone() as alone:
+            if alone:
+                self.parse_cache.collect_bodies()
 
     def issue_pdf(self, issue_id: str, target: Path, visibility: Visibility) -> PdfResult | None:
         """One issue's PDF, written to `target`, through the PDF cache; None when the
@@ -211,8 +224,12 @@ class Builder:
         with self._reported():
             return self.load(visibility)
 
+    @contextlib.contextmanager
     def _reported(self):
-        return _RelativeProblems(self.root)
+        """Around every use of the cache: problems named relative to the bulletin's
+        folder, and the cache's lock shared with other builds."""
+        with self._lock.shared(), _RelativeProblems(self.root):
+            yield
 
     def _build(
         self,

@@ -744,3 +744,39 @@ def test_bodies_collected_by_another_build_while_this_one_parses_are_noticed(
     edit_text(folder, "2023-05/more.md")  # the year's search data shows other.md's text
     result = builder.build(out, NOW, pdf=False)
     assert_as_from_scratch(folder, out, result, tmp_path)
+
+
+def test_a_build_running_beside_another_does_not_collect_the_bodies_it_renders(
+    bulletin, tmp_path, monkeypatch
+):
+    """Build A parses an edited article and stores its body; while A renders, build B
+    sees the article edited again, stores the newer body and so leaves A's unnamed.
+    B must not delete it while A runs: A would find it missing."""
+    import bulletin.load.bodies as bodies
+    import bulletin.load.parsecache as parsecache
+    import bulletin.parallel as parallel
+    from bulletin.build import Builder
+
+    monkeypatch.setattr(parsecache, "GARBAGE_ALLOWED", 0)
+    monkeypatch.setattr(bodies, "KEEP_SECONDS", -1)  # as if stored over an hour ago
+    out, beside = tmp_path / "site", tmp_path / "beside"
+    age_inputs(bulletin)
+    rebuild(bulletin, out)
+    edit_text(bulletin, "2024-01/first.md", "\n第二版。\n")
+    real, ran = parallel.run_split, []
+
+    def other_build_meanwhile(function, items, *, minimum):
+        if not ran:  # A has parsed and stored version 2; it is about to render
+            ran.append(True)
+            edit_text(bulletin, "2024-01/first.md", "\n第三版。\n")
+            Builder(bulletin.root).build(beside, NOW, pdf=False)
+        return real(function, items, minimum=minimum)
+
+    monkeypatch.setattr(parallel, "run_split", other_build_meanwhile)
+    Builder(bulletin.root).build(out, NOW, pdf=False)
+    assert ran
+    assert "第二版" in (out / "issues/2024-01/first.html").read_text(encoding="utf-8")
+    monkeypatch.setattr(parallel, "run_split", real)
+    result = rebuild(bulletin, out)  # alone now: it may collect, and is right
+    assert "第三版" in (out / "issues/2024-01/first.html").read_text(encoding="utf-8")
+    assert_as_from_scratch(bulletin, out, result, tmp_path)

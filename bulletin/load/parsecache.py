@@ -174,7 +174,6 @@ class ParseCache:
         present = [str(f) for f in folders] if forget_others else None
         self.store.write(self.salt, self.new_files, self.new_issues, present, self._issue_folder)
         self.new_files, self.new_issues = {}, {}
-        self._collect_bodies()
 
     def _issue_folder(self, path: str) -> str:
         """The issue folder a file belongs to, also one in a subfolder of it."""
@@ -184,10 +183,12 @@ class ParseCache:
         below = os.path.relpath(path, self.issues_dir).split(os.sep)[0]
         return os.path.join(self.issues_dir, below)
 
-    def _collect_bodies(self) -> None:
+    def collect_bodies(self) -> None:
         """Every edit stores a new body and leaves the old one unnamed: once a quarter
-        more bodies are stored than entries name, delete the unnamed ones."""
-        assert self.store is not None and self.bodies is not None
+        more bodies are stored than entries name, delete the unnamed ones. Only when
+        no other build runs (the builder sees to it: see cachelock)."""
+        if self.store is None or self.bodies is None or not self.saving:
+            return
         named = self.store.named_bodies()
         if len(self.stored) <= named + named // 4 + GARBAGE_ALLOWED:
             return
