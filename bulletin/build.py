@@ -182,7 +182,7 @@ class Builder:
         links = pdf if pdf_links is None else pdf_links
         with self._reported():
             result = self._build(output, visibility, pdf, links, progress)
-        if self.persist and self._parse_cache is not None:
+        if self._parse_cache is not None:  # None: a no-op, which touched no cache
             self._collect_garbage()
         return result
 
